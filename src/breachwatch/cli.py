@@ -1,0 +1,207 @@
+"""The ``breachwatch`` command line: a thin layer over the capabilities.
+
+Every user mistake becomes a ``BreachwatchError`` that is printed as one clear line on stderr
+with a non-zero exit code; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from breachwatch.errors import BreachwatchError, UsageError
+from breachwatch.types import DataClass, Role
+
+app = typer.Typer(
+    help="breachwatch: learn who a breach hit and what leaked, and respond.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+WorkspaceOpt = Annotated[
+    Optional[Path],
+    typer.Option("--workspace", "-w", help="Workspace directory (default ./workspace or $BREACHWATCH_HOME)."),
+]
+
+
+class _State:
+    workspace: Path | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _root(workspace: WorkspaceOpt = None) -> None:
+    state.workspace = workspace
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    bars: dict[str, Any] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    ) as progress:
+
+        def update(label: str, done: int, total: int) -> None:
+            if label not in bars:
+                bars[label] = progress.add_task(label, total=total)
+            progress.update(bars[label], completed=done, total=total)
+
+        yield update
+
+
+@app.command()
+def init() -> None:
+    """Create the workspace (encrypted database) and its key, kept outside the workspace."""
+    from breachwatch.store.workspace import init_workspace
+
+    root = init_workspace(state.workspace)
+    console.print(f"workspace ready: [bold]{root}[/bold]")
+
+
+@app.command("settings")
+def settings_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List every setting with its value, default and help."""
+    from breachwatch.settings import SETTINGS, load_settings
+
+    values = load_settings(state.workspace)
+    if as_json:
+        out.print_json(json.dumps({s.name: values[s.name] for s in SETTINGS if s.name != "key"}))
+        return
+    table = Table("setting", "value", "default", "help")
+    for s in SETTINGS:
+        shown = "***" if s.name == "key" and values[s.name] else str(values[s.name])
+        table.add_row(s.name, shown, str(s.default), s.help)
+    out.print(table)
+
+
+@app.command()
+def synth(
+    people: Annotated[int, typer.Option(help="Number of people in the registry.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 1,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("synth-data"),
+) -> None:
+    """Generate a synthetic registry, main leak, earlier leaks and ground truth."""
+    from breachwatch.synth import generate
+
+    if people < 1:
+        raise UsageError("--people must be at least 1")
+    with _progress() as progress:
+        manifest = generate(people, seed, out_dir, progress)
+    console.print(f"synthetic data for {people:,} people written to [bold]{manifest.out}[/bold]")
+
+
+def _parse_maps(maps: list[str]) -> dict[str, DataClass]:
+    parsed: dict[str, DataClass] = {}
+    for item in maps:
+        column, sep, name = item.rpartition("=")
+        if not sep or not column:
+            raise UsageError(f"--map {item!r}: expected COLUMN=DATA_CLASS")
+        try:
+            parsed[column] = DataClass(name.strip())
+        except ValueError:
+            known = ", ".join(dc.value for dc in DataClass)
+            raise UsageError(f"--map {item!r}: unknown data class {name!r} (known: {known})") from None
+    return parsed
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files to ingest (.gz, .zip accepted).")],
+    breach: Annotated[Optional[str], typer.Option(help="Dataset name (optional with --role registry).")] = None,
+    role: Annotated[Role, typer.Option(help="leak or registry.")] = Role.LEAK,
+    fmt: Annotated[str, typer.Option("--format", help="auto, csv, tsv, jsonl, json, sql, xlsx, parquet.")] = "auto",
+    encoding: Annotated[str, typer.Option(help="auto, utf-8, utf-8-sig, cp1252, latin-1, mixed.")] = "auto",
+    maps: Annotated[list[str], typer.Option("--map", help="COLUMN=DATA_CLASS override (repeatable).")] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+) -> None:
+    """Ingest leak dumps or the registry: typed, validated, normalised records."""
+    from breachwatch.ingest.pipeline import ingest as run_ingest
+    from breachwatch.ingest.summary import print_summary
+    from breachwatch.store.workspace import open_workspace
+
+    overrides = _parse_maps(maps)
+    with open_workspace(state.workspace) as ws, _progress() as progress:
+        report = run_ingest(ws, paths, breach, role, fmt, encoding, overrides, progress)
+    if as_json:
+        print(json.dumps(report.totals(), ensure_ascii=False))
+    else:
+        print_summary(out, report)
+
+
+@app.command()
+def breaches(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The breach catalogue: datasets, their sources and counts."""
+    from breachwatch.ingest.catalogue import catalogue, print_catalogue
+    from breachwatch.store.workspace import open_workspace
+
+    with open_workspace(state.workspace) as ws:
+        entries = catalogue(ws)
+    if as_json:
+        print(json.dumps(entries, ensure_ascii=False, default=str))
+    else:
+        print_catalogue(out, entries)
+
+
+@app.command()
+def export(
+    table: Annotated[str, typer.Argument(help="records, quarantine, sources or breaches.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
+    breach: Annotated[Optional[str], typer.Option(help="Only this dataset.")] = None,
+) -> None:
+    """Export a table; CSV cells that a spreadsheet would run as formulas are neutralised."""
+    from breachwatch.export import export_table
+    from breachwatch.store.workspace import open_workspace
+
+    with open_workspace(state.workspace) as ws:
+        rows = export_table(ws, table, out_file, breach)
+    console.print(f"{rows:,} rows written to {out_file}")
+
+
+@app.command()
+def demo(
+    people: Annotated[int, typer.Option(help="People in the synthetic registry.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the web UI at the end.")] = True,
+    data_dir: Annotated[Path, typer.Option("--data", help="Where the synthetic files go.")] = Path("demo-data"),
+) -> None:
+    """End-to-end demo on synthetic data: synth → init → ingest everything → summaries."""
+    from breachwatch.demo import run_demo
+
+    with _progress() as progress:
+        run_demo(state.workspace or Path("workspace-demo"), data_dir, people, seed, serve, out, progress)
+
+
+def main() -> None:
+    try:
+        app()
+    except BreachwatchError as exc:
+        console.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/red]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

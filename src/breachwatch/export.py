@@ -1,0 +1,60 @@
+"""``breachwatch export``: any workspace table to Parquet or CSV.
+
+CSV cells that a spreadsheet would run as a formula (leading ``= + - @``, tab or carriage
+return) are prefixed with an apostrophe, as OWASP recommends against CSV injection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from breachwatch.errors import UsageError
+from breachwatch.store.workspace import Workspace
+
+EXPORTABLE = {
+    "records": "SELECT * EXCLUDE (raw), CAST(raw AS JSON)::VARCHAR AS raw FROM records",
+    "quarantine": "SELECT * FROM quarantine",
+    "sources": "SELECT * FROM sources",
+    "breaches": "SELECT * FROM breaches",
+}
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def export_table(ws: Workspace, table: str, out: Path, breach: str | None = None) -> int:
+    if table not in EXPORTABLE:
+        raise UsageError(f"unknown table {table!r}: expected one of {', '.join(sorted(EXPORTABLE))}")
+    fmt = {".parquet": "parquet", ".csv": "csv"}.get(out.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"--out {out}: the file name must end in .parquet or .csv")
+    query = EXPORTABLE[table]
+    params: list[object] = []
+    if breach is not None:
+        if table == "sources" or table == "breaches":
+            column = "breach" if table == "sources" else "name"
+        else:
+            column = "breach"
+        query = f"SELECT * FROM ({query}) WHERE {column} = ?"
+        params.append(breach)
+    if fmt == "csv":
+        query = _neutralised(ws, query, params)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+    target = str(out).replace("'", "''")
+    ws.con.execute(f"COPY ({query}) TO '{target}' ({options})", params)
+    counted = ws.con.execute(f"SELECT count(*) FROM ({query})", params).fetchone()
+    return int(counted[0])  # type: ignore[index]
+
+
+def _neutralised(ws: Workspace, query: str, params: list[object]) -> str:
+    described = ws.con.execute(f"DESCRIBE ({query})", params).fetchall()
+    columns = []
+    for name, sql_type, *_ in described:
+        quoted = '"' + name.replace('"', '""') + '"'
+        if sql_type in ("VARCHAR", "JSON"):
+            columns.append(
+                f"CASE WHEN regexp_matches({quoted}, '{_FORMULA_START}') "
+                f"THEN '''' || {quoted} ELSE {quoted} END AS {quoted}"
+            )
+        else:
+            columns.append(quoted)
+    return f"SELECT {', '.join(columns)} FROM ({query})"

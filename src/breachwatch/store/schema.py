@@ -1,0 +1,69 @@
+"""Tables of the workspace database. Every personal value lives in the encrypted ``ws`` file."""
+
+from __future__ import annotations
+
+import duckdb
+
+from breachwatch.types import SLOTS, slot_columns
+
+
+def records_columns() -> list[tuple[str, str]]:
+    cols = [
+        ("record_uid", "BIGINT"),
+        ("breach", "VARCHAR"),
+        ("source_id", "INTEGER"),
+        ("line", "BIGINT"),
+        ("record_no", "BIGINT"),
+        ("raw", "MAP(VARCHAR, VARCHAR)"),
+    ]
+    for slot in SLOTS:
+        cols.extend(slot_columns(slot))
+    return cols
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS breaches (
+            name VARCHAR PRIMARY KEY,
+            role VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            disclosed_on DATE
+        )"""
+    )
+    con.execute("CREATE SEQUENCE IF NOT EXISTS source_ids START 1")
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS sources (
+            source_id INTEGER PRIMARY KEY,
+            breach VARCHAR NOT NULL,
+            path VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            format VARCHAR NOT NULL,
+            encoding VARCHAR NOT NULL,
+            delimiter VARCHAR,
+            rows_read BIGINT NOT NULL,
+            rows_accepted BIGINT NOT NULL,
+            rows_quarantined BIGINT NOT NULL,
+            blank_lines BIGINT NOT NULL,
+            header_lines BIGINT NOT NULL,
+            columns JSON NOT NULL,
+            ingested_at TIMESTAMP NOT NULL,
+            seconds DOUBLE NOT NULL,
+            UNIQUE (breach, sha256)
+        )"""
+    )
+    cols = ",\n".join(f'"{name}" {sql_type}' for name, sql_type in records_columns())
+    con.execute(f"CREATE TABLE IF NOT EXISTS records ({cols})")
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS quarantine (
+            breach VARCHAR NOT NULL,
+            source_id INTEGER NOT NULL,
+            line BIGINT,
+            record_no BIGINT,
+            reason VARCHAR NOT NULL,
+            raw_text VARCHAR
+        )"""
+    )

@@ -1,0 +1,167 @@
+"""The workspace: an encrypted DuckDB database plus settings, with the key kept elsewhere.
+
+The database file is encrypted by DuckDB (AES-GCM); the writable crypto module comes from the
+httpfs extension, which we load from the ``duckdb-ext-httpfs`` wheel because extension downloads
+are impossible offline (docs/decisions/0002-encryption-at-rest.md). Spill files are encrypted too.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+import sysconfig
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from breachwatch.errors import KeyError_, WorkspaceError
+from breachwatch.settings import load_settings
+from breachwatch.store.schema import create_schema
+
+DB_FILE = "breachwatch.duckdb"
+SETTINGS_FILE = "breachwatch.toml"
+
+
+@dataclass
+class Workspace:
+    home: Path
+    settings: dict[str, Any]
+    con: duckdb.DuckDBPyConnection
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def httpfs_extension_path() -> str:
+    pattern = os.path.join(
+        sysconfig.get_paths()["purelib"],
+        "duckdb_ext",
+        "extensions",
+        f"v{duckdb.__version__}",
+        "*",
+        "httpfs.duckdb_extension",
+    )
+    found = glob.glob(pattern)
+    if not found:
+        raise WorkspaceError(
+            f"the httpfs extension for DuckDB {duckdb.__version__} is missing; "
+            "install the duckdb-ext-httpfs package matching DuckDB (pip install -e .)"
+        )
+    return found[0]
+
+
+def workspace_id(home: Path) -> str:
+    marker = home / ".workspace-id"
+    if not marker.is_file():
+        raise WorkspaceError(f"{home} is not a breachwatch workspace; run `breachwatch init` first")
+    return marker.read_text(encoding="ascii").strip()
+
+
+def default_key_file(ws_id: str) -> Path:
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return config_home / "breachwatch" / "keys" / f"{ws_id}.key"
+
+
+def _key_file(home: Path, settings: dict[str, Any]) -> Path:
+    path = Path(settings["key_file"]) if settings["key_file"] else default_key_file(workspace_id(home))
+    if path.resolve().is_relative_to(home.resolve()):
+        raise KeyError_(
+            f"key file {path} lies inside the workspace {home}: keys must be kept outside the "
+            "data directory"
+        )
+    return path
+
+
+def resolve_key(home: Path, settings: dict[str, Any]) -> str:
+    if settings["key"]:
+        return str(settings["key"])
+    path = _key_file(home, settings)
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise KeyError_(
+            f"no encryption key for workspace {home}: expected key file {path} "
+            "(or set BREACHWATCH_KEY / BREACHWATCH_KEY_FILE)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyError_(f"cannot read key file {path}: {exc}") from None
+    if not key:
+        raise KeyError_(f"key file {path} is empty")
+    return key
+
+
+def init_workspace(home: Path | None = None) -> Path:
+    """Create the workspace directory, its key (outside it) and the encrypted database."""
+    settings = load_settings(home)
+    root = Path(settings["home"])
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / ".workspace-id"
+    if not marker.exists():
+        marker.write_text(uuid.uuid4().hex + "\n", encoding="ascii")
+    if not (root / SETTINGS_FILE).exists():
+        (root / SETTINGS_FILE).write_text(_SETTINGS_TEMPLATE, encoding="utf-8")
+    if not settings["key"]:
+        _ensure_key_file(_key_file(root, settings))
+    with open_workspace(root):
+        pass
+    return root
+
+
+def _ensure_key_file(path: Path) -> None:
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+
+
+def open_workspace(home: Path | None = None) -> Workspace:
+    settings = load_settings(home)
+    root = Path(settings["home"])
+    workspace_id(root)
+    key = resolve_key(root, settings)
+    con = _connect(root, settings)
+    try:
+        con.execute(f"ATTACH '{root / DB_FILE}' AS ws (ENCRYPTION_KEY '{_sql_quote(key)}')")
+    except duckdb.Error as exc:
+        con.close()
+        raise KeyError_(f"cannot open the workspace database {root / DB_FILE}: {exc}") from None
+    con.execute("USE ws")
+    create_schema(con)
+    return Workspace(root, settings, con)
+
+
+def _connect(root: Path, settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    config: dict[str, Any] = {"memory_limit": settings["memory_limit"]}
+    if int(settings["threads"]) > 0:
+        config["threads"] = int(settings["threads"])
+    con = duckdb.connect(":memory:", config=config)
+    con.execute(f"LOAD '{httpfs_extension_path()}'")
+    (root / "tmp").mkdir(exist_ok=True)
+    con.execute(f"SET temp_directory = '{_sql_quote(str(root / 'tmp'))}'")
+    con.execute("SET temp_file_encryption = true")
+    return con
+
+
+def _sql_quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+_SETTINGS_TEMPLATE = """\
+# breachwatch workspace settings. Environment variables BREACHWATCH_<NAME> override these.
+# `breachwatch settings` lists every setting with its default and help.
+[settings]
+# memory_limit = "6GB"
+# default_region = "FR"
+"""
