@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import duckdb
 import phonenumbers
+from duckdb.func import FunctionNullHandling
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from stdnum import iban as std_iban
 from stdnum import numdb
@@ -40,10 +41,26 @@ DOTLESS_DOMAINS = ("gmail.com", "googlemail.com", "gmail.test")
 
 # French address abbreviations, expanded token-wise in the address match form.
 ADDRESS_ABBREVIATIONS: dict[str, str] = {
-    "av": "avenue", "ave": "avenue", "bd": "boulevard", "bld": "boulevard", "blvd": "boulevard",
-    "boul": "boulevard", "r": "rue", "pl": "place", "imp": "impasse", "all": "allee",
-    "ch": "chemin", "che": "chemin", "rte": "route", "fbg": "faubourg", "st": "saint",
-    "ste": "sainte", "sq": "square", "crs": "cours", "qu": "quai", "res": "residence",
+    "av": "avenue",
+    "ave": "avenue",
+    "bd": "boulevard",
+    "bld": "boulevard",
+    "blvd": "boulevard",
+    "boul": "boulevard",
+    "r": "rue",
+    "pl": "place",
+    "imp": "impasse",
+    "all": "allee",
+    "ch": "chemin",
+    "che": "chemin",
+    "rte": "route",
+    "fbg": "faubourg",
+    "st": "saint",
+    "ste": "sainte",
+    "sq": "square",
+    "crs": "cours",
+    "qu": "quai",
+    "res": "residence",
 }
 # City names abbreviate only the saints ("ST ETIENNE" on a 38-character address line).
 _SAINT_ABBREVIATIONS = {"st": "saint", "ste": "sainte"}
@@ -51,8 +68,23 @@ _SAINT_ABBREVIATIONS = {"st": "saint", "ste": "sainte"}
 GENDER_CODES: dict[str, tuple[str, ...]] = {
     # Compared after lower-casing, stripping accents, dots and spaces; 1/2 follow the NIR.
     "M": ("m", "h", "1", "homme", "masculin", "masc", "male", "man", "mr", "monsieur"),
-    "F": ("f", "2", "femme", "feminin", "fem", "female", "woman", "mme", "mlle", "melle",
-          "madame", "mademoiselle", "mrs", "ms", "miss"),
+    "F": (
+        "f",
+        "2",
+        "femme",
+        "feminin",
+        "fem",
+        "female",
+        "woman",
+        "mme",
+        "mlle",
+        "melle",
+        "madame",
+        "mademoiselle",
+        "mrs",
+        "ms",
+        "miss",
+    ),
 }
 
 # Every character Python's str.isspace() accepts (what stdnum's strip() removes), plus the
@@ -129,8 +161,16 @@ def _nir_udf(value: str) -> str | None:
 # --- phone -------------------------------------------------------------------------------------
 
 _FR_TYPES = (
-    "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number",
-    "voip", "pager", "uan", "voicemail",
+    "fixed_line",
+    "mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "personal_number",
+    "voip",
+    "pager",
+    "uan",
+    "voicemail",
 )
 # A plain French number after removing separators: national (0X), bare 9 digits (a spreadsheet
 # dropped the 0), +33 / 0033 / 33 prefixes, and +33 (0) X. Group 1 is the national number.
@@ -147,6 +187,9 @@ def _fr_valid_patterns() -> tuple[str, str]:
     (e.g. 0639, 0690-0694 are not allocated mobile blocks and are invalid).
     """
     meta = phonenumbers.PhoneMetadata.metadata_for_region("FR")
+    assert meta is not None and meta.general_desc is not None
+    general = meta.general_desc.national_number_pattern
+    assert general is not None
     types = []
     for name in _FR_TYPES:
         desc = getattr(meta, name)
@@ -155,7 +198,7 @@ def _fr_valid_patterns() -> tuple[str, str]:
         if desc.possible_length and 9 not in desc.possible_length:
             continue
         types.append(f"(?:{desc.national_number_pattern})")
-    return meta.general_desc.national_number_pattern, "|".join(types)
+    return general, "|".join(types)
 
 
 _FR_GENERAL, _FR_ANY_TYPE = _fr_valid_patterns()
@@ -192,9 +235,8 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _TLD = r"(?:[a-z0-9][a-z0-9-]{0,61})?[a-z]"  # email-validator: the TLD ends with a letter
 # "x@test" is allowed with test_environment=True, as in email-validator.
 _EMAIL_VALID = rf"(?i){_ATEXT}+(?:\.{_ATEXT}+)*@(?:(?:{_LABEL}\.)+{_TLD}|test)"
-_SPECIAL_USE = r"(?:^|\.)(?:%s)$" % "|".join(
-    re.escape(d) for d in SPECIAL_USE_DOMAIN_NAMES if d != "test"
-)
+_SPECIAL_USE_NAMES = "|".join(re.escape(d) for d in SPECIAL_USE_DOMAIN_NAMES if d != "test")
+_SPECIAL_USE = rf"(?:^|\.)(?:{_SPECIAL_USE_NAMES})$"
 _BAD_HYPHENS = r"(?:^|\.)[^.]{2}--"
 _EMAIL_MAX_LENGTH = 254
 _DOMAIN_MAX_LENGTH = 253
@@ -212,13 +254,15 @@ def _email(p: str) -> str:
     # Labels with "--" in positions 3-4 are only allowed as Punycode (xn--), which the library
     # decodes: those go to the UDF, the others are invalid.
     settled = f"{_full(e, _EMAIL_PLAIN)} AND NOT contains(lower({e}), 'xn--')"
-    valid = " AND ".join((
-        _full(e, _EMAIL_VALID),
-        f"length({e}) <= {_EMAIL_MAX_LENGTH}",
-        f"length({domain}) <= {_DOMAIN_MAX_LENGTH}",
-        f"NOT {_has(domain, _SPECIAL_USE)}",
-        f"NOT {_has(domain, _BAD_HYPHENS)}",
-    ))
+    valid = " AND ".join(
+        (
+            _full(e, _EMAIL_VALID),
+            f"length({e}) <= {_EMAIL_MAX_LENGTH}",
+            f"length({domain}) <= {_DOMAIN_MAX_LENGTH}",
+            f"NOT {_has(domain, _SPECIAL_USE)}",
+            f"NOT {_has(domain, _BAD_HYPHENS)}",
+        )
+    )
     return f"CASE WHEN NOT ({settled}) THEN {UDF_EMAIL}({e}) WHEN {valid} THEN lower({e}) END"
 
 
@@ -228,7 +272,9 @@ def _email_match(value: str) -> str:
     # "+tag" is a sub-address; keep the local part when it is all tag.
     untagged = f"coalesce(NULLIF(regexp_replace({local}, '\\+.*$', ''), ''), {local})"
     dotless = ", ".join(_lit(d) for d in DOTLESS_DOMAINS)
-    folded = f"CASE WHEN {domain} IN ({dotless}) THEN replace({untagged}, '.', '') ELSE {untagged} END"
+    folded = (
+        f"CASE WHEN {domain} IN ({dotless}) THEN replace({untagged}, '.', '') ELSE {untagged} END"
+    )
     return f"{folded} || '@' || {domain}"
 
 
@@ -242,28 +288,30 @@ def _email_udf(value: str) -> str | None:
 
 # --- date of birth -----------------------------------------------------------------------------
 
-_TIME_SUFFIX = r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]*)?)?\s*(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+_TIME_SUFFIX = (
+    r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]*)?)?\s*(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+)
 _SEP = r"[-/.]"
 _YMD = rf"^([0-9]{{4}}){_SEP}([0-9]{{1,2}}){_SEP}([0-9]{{1,2}})"
 _DMY = rf"^([0-9]{{1,2}}){_SEP}([0-9]{{1,2}}){_SEP}([0-9]{{4}})"
 _COMPACT = r"^([0-9]{4})([0-9]{2})([0-9]{2})"
 _DMY2 = rf"^([0-9]{{1,2}}){_SEP}([0-9]{{1,2}}){_SEP}([0-9]{{2}})"
+_ISO_YMD, _ISO_DMY = r"\1-\2-\3", r"\3-\2-\1"
 
 
 def _date(p: str) -> str:
     def iso(pattern: str, template: str) -> str:
-        return f"regexp_replace({p}, {_lit(pattern + _TIME_SUFFIX)}, {_lit(template)})"
+        return f"try_cast(regexp_replace({p}, {_lit(pattern + _TIME_SUFFIX)}, {_lit(template)}) AS DATE)"
 
     def matches(pattern: str) -> str:
         return _full(p, pattern + _TIME_SUFFIX)
 
     # Two-digit years: the 21st century unless that puts the birth after today.
-    y2000 = f"try_cast({iso(_DMY2, '20\\3-\\2-\\1')} AS DATE)"
-    y1900 = f"try_cast({iso(_DMY2, '19\\3-\\2-\\1')} AS DATE)"
+    y2000, y1900 = iso(_DMY2, r"20\3-\2-\1"), iso(_DMY2, r"19\3-\2-\1")
     parsed = (
-        f"CASE WHEN {matches(_YMD)} THEN try_cast({iso(_YMD, '\\1-\\2-\\3')} AS DATE) "
-        f"WHEN {matches(_DMY)} THEN try_cast({iso(_DMY, '\\3-\\2-\\1')} AS DATE) "
-        f"WHEN {matches(_COMPACT)} THEN try_cast({iso(_COMPACT, '\\1-\\2-\\3')} AS DATE) "
+        f"CASE WHEN {matches(_YMD)} THEN {iso(_YMD, _ISO_YMD)} "
+        f"WHEN {matches(_DMY)} THEN {iso(_DMY, _ISO_DMY)} "
+        f"WHEN {matches(_COMPACT)} THEN {iso(_COMPACT, _ISO_YMD)} "
         f"WHEN {matches(_DMY2)} THEN CASE WHEN {y2000} > current_date THEN {y1900} ELSE {y2000} END "
         "END"
     )
@@ -273,9 +321,13 @@ def _date(p: str) -> str:
 # --- names, places, addresses ------------------------------------------------------------------
 
 
+_WORD_OR_SEPARATORS = "[^ \\-'’]+|[ \\-'’]+"
+_LETTER, _DIGIT = r"\pL", r"\pN"
+
+
 def _title(p: str) -> str:
     """Title case per word, where hyphens and apostrophes also start a word (Jean-Pierre)."""
-    parts = f"regexp_extract_all({_collapse(p)}, '[^ \\-''’]+|[ \\-''’]+')"
+    parts = f"regexp_extract_all({_collapse(p)}, {_lit(_WORD_OR_SEPARATORS)})"
     return f"array_to_string(list_transform({parts}, t -> upper(t[1]) || lower(t[2:])), '')"
 
 
@@ -294,11 +346,11 @@ def _expand(folded: str, abbreviations: dict[str, str]) -> str:
 
 
 def _name(p: str) -> str:
-    return _when(f"{_has(p, r'\pL')} AND NOT {_has(p, r'\pN')}", _title(p))
+    return _when(f"{_has(p, _LETTER)} AND NOT {_has(p, _DIGIT)}", _title(p))
 
 
 def _place(p: str) -> str:
-    return _when(_has(p, r"\pL"), _title(p))
+    return _when(_has(p, _LETTER), _title(p))
 
 
 def _address_match(value: str) -> str:
@@ -359,9 +411,10 @@ _IBAN_SEPARATORS = r"[ .\-]"  # stdnum.iban.compact's
 def _iban(p: str) -> str:
     c = f"upper({_sub(p, _IBAN_SEPARATORS, '')})"
     delegated = ", ".join(_lit(cc) for cc in _IBAN_DELEGATED)
+    checksum = _mod97(f"substr({c}, 5) || left({c}, 4)")
     return (
         f"CASE WHEN {_has(p, _NON_ASCII)} OR left({c}, 2) IN ({delegated}) THEN {UDF_IBAN}({p}) "
-        f"WHEN {_full(c, _IBAN_RE)} AND {_mod97(f'substr({c}, 5) || left({c}, 4)')} = 1 THEN {c} END"
+        f"WHEN {_full(c, _IBAN_RE)} AND {checksum} = 1 THEN {c} END"
     )
 
 
@@ -370,13 +423,11 @@ def _iban_udf(value: str) -> str | None:
 
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"  # no leading zeros, as ipaddress
+_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
 
 
 def _ip(p: str) -> str:
-    return (
-        f"CASE WHEN contains({p}, ':') THEN {UDF_IP}({p}) "
-        f"WHEN {_full(p, rf'{_OCTET}(?:\.{_OCTET}){{3}}')} THEN {p} END"
-    )
+    return f"CASE WHEN contains({p}, ':') THEN {UDF_IP}({p}) WHEN {_full(p, _IPV4)} THEN {p} END"
 
 
 def _ip_udf(value: str) -> str | None:
@@ -426,7 +477,9 @@ _RULES: dict[DataClass, _Rule] = {
     DataClass.BIRTH_NAME: _Rule(_name, _name_match),
     DataClass.CITY: _Rule(_place, _city_match),
     DataClass.PLACE_OF_BIRTH: _Rule(_place, _city_match),
-    DataClass.POSTAL_ADDRESS: _Rule(lambda p: _when(_has(p, r"\pL"), _collapse(p)), _address_match),
+    DataClass.POSTAL_ADDRESS: _Rule(
+        lambda p: _when(_has(p, _LETTER), _collapse(p)), _address_match
+    ),
     DataClass.POSTAL_CODE: _Rule(_postal_code),
     DataClass.GENDER: _Rule(_gender),
     DataClass.IBAN: _Rule(_iban),
@@ -482,9 +535,18 @@ def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
             continue
         con.create_function(
             name,
-            function,
+            _null_safe(function),
             [duckdb.sqltypes.VARCHAR],
             duckdb.sqltypes.VARCHAR,
+            # SPECIAL: the UDFs return NULL for invalid values, which DEFAULT forbids.
+            null_handling=FunctionNullHandling.SPECIAL,
             # A library bug must not abort a 43 M-row load: the value is then invalid.
             exception_handling=duckdb.PythonExceptionHandling.RETURN_NULL,
         )
+
+
+def _null_safe(function: Callable[[str], str | None]) -> Callable[[str | None], str | None]:
+    def udf(value: str | None) -> str | None:
+        return None if value is None else function(value)
+
+    return udf

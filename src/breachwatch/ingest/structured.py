@@ -32,7 +32,7 @@ _INSERT = re.compile(
     r"(?:\((?P<cols>[^)]*)\))?\s*VALUES\s*",
     re.IGNORECASE,
 )
-_TUPLE = re.compile(r"\(\s*(?P<body>(?:" + _STRING + r"|[^'()])*)\)\s*(?P<end>[,;])?", re.DOTALL)
+_TUPLE = re.compile(r"\s*\(\s*(?P<body>(?:" + _STRING + r"|[^'()])*)\)\s*(?P<end>[,;])?", re.DOTALL)
 _VALUE = re.compile(r"\s*(?:(?P<s>" + _STRING + r")|(?P<bare>[^,']*?))\s*(?:,|$)", re.DOTALL)
 _CREATE = re.compile(
     r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[`\"\[]?(?P<table>[\w.]+)[`\"\]]?\s*\((?P<body>.*?)\)\s*[^)]*?;",
@@ -93,6 +93,7 @@ class SqlDumpParser:
         self.table: str | None = None
         self.tables: dict[str, list[str]] = {}
         self.columns: list[str] = []
+        self.record_no = 0
 
     def _more(self) -> bool:
         chunk = next(self._chunks, None)
@@ -119,7 +120,7 @@ class SqlDumpParser:
     def line_at(self, pos: int) -> int:
         return self._line + self._buf.count("\n", 0, pos)
 
-    def rows(self) -> Iterator[tuple[int, list[str | None], str]]:
+    def rows(self) -> Iterator[tuple[int, int, list[str | None], str]]:
         """(line, values, table) for every tuple."""
         while True:
             skip = self._match(_SKIP)
@@ -147,7 +148,9 @@ class SqlDumpParser:
                 )
             self._advance(other.end())
 
-    def _tuples(self, table: str, cols: list[str]) -> Iterator[tuple[int, list[str | None], str]]:
+    def _tuples(
+        self, table: str, cols: list[str]
+    ) -> Iterator[tuple[int, int, list[str | None], str]]:
         if self.table is None:
             self.table, self.columns = table, cols
         while True:
@@ -156,14 +159,19 @@ class SqlDumpParser:
                 line = self.line_at(self._pos)
                 rest = self._match(_OTHER_STATEMENT)
                 text = self._buf[self._pos : rest.end() if rest else self._pos + 200]
+                self.record_no += 1
                 self._parsed.quarantined.append(
-                    Quarantined(line, None, "malformed INSERT values", text[:QUARANTINE_TEXT_CHARS])
+                    Quarantined(
+                        line, self.record_no, "malformed INSERT values: rest of the statement skipped",
+                        text.strip()[:QUARANTINE_TEXT_CHARS],
+                    )
                 )
                 self._advance(rest.end() if rest else len(self._buf))
                 return
-            line = self.line_at(m.start())
+            line = self.line_at(m.start("body"))
             self._advance(m.end())
-            yield line, _values(m.group("body")), table
+            self.record_no += 1
+            yield line, self.record_no, _values(m.group("body")), table
             if m.group("end") != ",":
                 return
 
@@ -172,29 +180,23 @@ def read_sql_dump(text_chunks: Iterator[str], where: str) -> Parsed:
     parsed = Parsed(format="sql", columns=[], batches=iter(()))
     parser = SqlDumpParser(text_chunks, where, parsed)
     rows = parser.rows()
-    first: list[tuple[int, list[str | None], str]] = []
-    for item in rows:
-        first.append(item)
-        if len(first) >= 1:
-            break
-    if not first:
+    first = next(rows, None)
+    if first is None:
         raise InputError("no INSERT statement with values found in this SQL dump", Location(where))
-    width = max(len(parser.columns), len(first[0][1]))
+    width = len(parser.columns) or len(first[2])
     names = parser.columns if len(parser.columns) == width else [f"col_{i + 1}" for i in range(width)]
     parsed.columns = unique_names(names)
-    parsed.batches = _sql_batches(first, rows, parser, parsed, width)
+    parsed.batches = _sql_batches([first], rows, parser, parsed, width)
     return parsed
 
 
 def _sql_batches(
     first: list[Any], rows: Iterator[Any], parser: SqlDumpParser, parsed: Parsed, width: int
 ) -> Iterator[pa.RecordBatch]:
-    record_no = 0
     buffer: list[list[str | None]] = []
     lines: list[int | None] = []
     numbers: list[int] = []
-    for line, values, table in _chain(first, rows):
-        record_no += 1
+    for line, record_no, values, table in _chain(first, rows):
         if table != parser.table or len(values) != width:
             why = (
                 f"row of another table `{table}` (this source is `{parser.table}`)"

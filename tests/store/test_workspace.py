@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from breachwatch.errors import KeyError_, WorkspaceError
+from breachwatch.store.workspace import (
+    DB_FILE,
+    default_key_file,
+    init_workspace,
+    open_workspace,
+    workspace_id,
+)
+
+SECRET = "Zoé.Vasseur-Ropital@example.org"
+
+
+def _write_secret(home: Path) -> None:
+    with open_workspace(home) as ws:
+        ws.con.execute("CREATE TABLE secret AS SELECT ? AS email FROM range(1000)", [SECRET])
+        ws.con.execute("CHECKPOINT")
+
+
+def test_init_puts_the_key_outside_the_workspace(ws_home: Path) -> None:
+    key_file = default_key_file(workspace_id(ws_home))
+    assert key_file.is_file()
+    assert not key_file.resolve().is_relative_to(ws_home.resolve())
+    assert key_file.stat().st_mode & 0o077 == 0
+    assert len(key_file.read_text().strip()) == 64
+
+
+def test_database_file_holds_no_plaintext(ws_home: Path) -> None:
+    _write_secret(ws_home)
+    blob = (ws_home / DB_FILE).read_bytes()
+    assert SECRET.encode() not in blob
+    assert b"Vasseur" not in blob
+    with open_workspace(ws_home) as ws:
+        assert ws.con.execute("SELECT count(*) FROM secret").fetchone() == (1000,)
+
+
+def test_missing_key_is_a_clear_error(ws_home: Path) -> None:
+    default_key_file(workspace_id(ws_home)).unlink()
+    with pytest.raises(KeyError_, match="no encryption key"):
+        open_workspace(ws_home)
+
+
+def test_wrong_key_is_a_clear_error(ws_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_secret(ws_home)
+    monkeypatch.setenv("BREACHWATCH_KEY", "00" * 32)
+    with pytest.raises(KeyError_, match="encryption key"):
+        open_workspace(ws_home)
+
+
+def test_key_file_inside_workspace_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "ws"
+    monkeypatch.setenv("BREACHWATCH_KEY_FILE", str(home / "key"))
+    with pytest.raises(KeyError_, match="outside the data directory"):
+        init_workspace(home)
+
+
+def test_key_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BREACHWATCH_KEY", "ab" * 32)
+    home = init_workspace(tmp_path / "ws")
+    _write_secret(home)
+    monkeypatch.setenv("BREACHWATCH_KEY", "cd" * 32)
+    with pytest.raises(KeyError_):
+        open_workspace(home)
+
+
+def test_opening_a_non_workspace_says_to_init(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="breachwatch init"):
+        open_workspace(tmp_path / "nothing-here")
