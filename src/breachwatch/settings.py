@@ -46,7 +46,6 @@ SETTINGS: tuple[Setting, ...] = (
         500 * 1024**3,
         "Refuse a compressed input that expands beyond this many bytes.",
     ),
-    Setting("batch_rows", 262_144, "Rows per Arrow batch while reading inputs."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

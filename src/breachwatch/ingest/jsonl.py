@@ -37,7 +37,8 @@ def stage_json_lines(
     try:
         con.execute(
             f"""CREATE TEMP TABLE {STAGE} AS
-                SELECT *, json_valid({JSON_COLUMN}) AND json_type({JSON_COLUMN}) = 'OBJECT' AS ok
+                SELECT *, CASE WHEN json_valid({JSON_COLUMN})
+                    THEN json_type({JSON_COLUMN}) = 'OBJECT' ELSE false END AS ok
                 FROM bw_lines"""
         )
     finally:

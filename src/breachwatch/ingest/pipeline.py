@@ -62,6 +62,8 @@ class SourceReport:
     reasons: dict[str, str] = field(default_factory=dict)
     unslotted: list[str] = field(default_factory=list)
     data_classes: dict[str, dict[str, int]] = field(default_factory=dict)
+    slots: dict[str, str] = field(default_factory=dict)
+    column_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -236,8 +238,9 @@ def _store(
     batches = _with_progress(parsed.batches, ref.display, info.newlines, progress)
     if parsed.format == "jsonl":
         source_sql, columns = stage_json_lines(ws.con, batches, parsed)
-        first = ws.con.execute(f"SELECT * FROM {source_sql} LIMIT {SAMPLE_VALUES}").arrow()
-        sample = first.to_batches()[0] if first.num_rows else None
+        head = ws.con.execute(f"SELECT * FROM {source_sql} LIMIT {SAMPLE_VALUES}")
+        table = head.fetch_arrow_table()
+        sample = table if table.num_rows else None
     else:
         columns, sample = parsed.columns, next(batches, None)
     _check_overrides(overrides, columns, ref)
@@ -284,7 +287,7 @@ def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa
     yield from rest
 
 
-def _samples(batch: pa.RecordBatch | None, columns: list[str]) -> dict[str, list[str | None]]:
+def _samples(batch: pa.RecordBatch | pa.Table | None, columns: list[str]) -> dict[str, list[str | None]]:
     if batch is None:
         return {c: [] for c in columns}
     out = {}
@@ -301,17 +304,21 @@ def _non_blank(values: pa.Array) -> pa.Array:
 
 
 def _assign_slots(guesses: list[ColumnGuess], report: SourceReport) -> dict[str, str]:
-    """slot name → source column; the first column of a class takes its first slot."""
+    """slot name → source column. The most confident column of a class takes its first slot;
+    columns beyond the class's slots stay in the raw map only (and are reported)."""
     assignment: dict[str, str] = {}
     for guess in guesses:
         report.columns[guess.column] = guess.data_class.value
         report.confidence[guess.column] = round(guess.confidence, 3)
         report.reasons[guess.column] = guess.reason
+    ranked = sorted(enumerate(guesses), key=lambda ig: (-ig[1].confidence, ig[0]))
+    for _, guess in ranked:
         free = [s for s in SLOTS_BY_CLASS[guess.data_class] if s.name not in assignment]
         if free:
             assignment[free[0].name] = guess.column
         elif guess.data_class != DataClass.UNKNOWN:
             report.unslotted.append(guess.column)
+    report.slots = {column: slot for slot, column in assignment.items()}
     return assignment
 
 
@@ -392,7 +399,7 @@ def _finish_report(
         key = q.reason.split(":")[0] if q.reason.startswith("line too long") else q.reason
         report.quarantine_reasons[key] = report.quarantine_reasons.get(key, 0) + 1
     _check_numbering(con, source_id, report)
-    report.data_classes = _class_counts(con, source_id, report.columns)
+    _class_counts(con, source_id, report)
 
 
 def _check_numbering(con: Any, source_id: int, report: SourceReport) -> None:
@@ -412,28 +419,27 @@ def _check_numbering(con: Any, source_id: int, report: SourceReport) -> None:
         )
 
 
-def _class_counts(con: Any, source_id: int, columns: dict[str, str]) -> dict[str, dict[str, int]]:
-    present = {DataClass(dc) for dc in columns.values()}
+def _class_counts(con: Any, source_id: int, report: SourceReport) -> None:
+    """Valid / invalid counts per column (through its slot) and per data class."""
     parts = []
-    for slot in SLOTS:
-        if slot.data_class in present:
-            v = _quote(f"{slot.name}_valid")
-            parts.append(f"count_if({v}) AS {_quote(slot.name + '.valid')}")
-            parts.append(f"count_if(NOT {v}) AS {_quote(slot.name + '.invalid')}")
-    counts: dict[str, dict[str, int]] = {
-        dc.value: {"valid": 0, "invalid": 0} for dc in present if dc != DataClass.UNKNOWN
+    for column, slot in report.slots.items():
+        v = _quote(f"{slot}_valid")
+        parts.append(f"count(*) FILTER (WHERE {v})")
+        parts.append(f"count(*) FILTER (WHERE NOT {v})")
+    report.data_classes = {
+        dc: {"valid": 0, "invalid": 0} for dc in set(report.columns.values()) - {"unknown"}
     }
     if not parts:
-        return counts
+        return
     row = con.execute(
         f"SELECT {', '.join(parts)} FROM records WHERE source_id = ?", [source_id]
     ).fetchone()
-    names = [d[0] for d in con.description]
-    by_slot = {s.name: s.data_class.value for s in SLOTS}
-    for name, value in zip(names, row):
-        slot_name, kind = name.rsplit(".", 1)
-        counts[by_slot[slot_name]][kind] += int(value)
-    return counts
+    for i, column in enumerate(report.slots):
+        counts = {"valid": int(row[2 * i]), "invalid": int(row[2 * i + 1])}
+        report.column_counts[column] = counts
+        totals = report.data_classes[report.columns[column]]
+        totals["valid"] += counts["valid"]
+        totals["invalid"] += counts["invalid"]
 
 
 def _insert_source(

@@ -35,7 +35,7 @@ def _print_source(console: Console, s: SourceReport) -> None:
     )
     table = Table("column", "data class", "conf.", "valid", "invalid", "why", box=None, padding=(0, 1))
     for column, dc in s.columns.items():
-        counts = s.data_classes.get(dc, {})
+        counts = s.column_counts.get(column, {})
         table.add_row(
             escape(column),
             dc,
@@ -48,4 +48,7 @@ def _print_source(console: Console, s: SourceReport) -> None:
     for reason, count in sorted(s.quarantine_reasons.items(), key=lambda kv: -kv[1]):
         console.print(f"    quarantined {count:,}: {escape(reason)}")
     if s.unslotted:
-        console.print(f"    kept raw only (class already filled): {escape(', '.join(s.unslotted))}")
+        console.print(
+            "    kept in the raw values only (the data class has no free slot): "
+            + escape(", ".join(s.unslotted))
+        )

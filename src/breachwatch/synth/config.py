@@ -75,7 +75,6 @@ class LeakSpec:
     """Who is in one leak and how its copy of them is degraded. Shares are of rows unless said."""
 
     name: str
-    file_name: str
     # Share of registry people present, and share of the outsider pool present.
     registry_share: float
     outsider_share: float
@@ -101,7 +100,6 @@ class LeakSpec:
 
 MAIN_LEAK = LeakSpec(
     name="main",
-    file_name="leak_agency.tsv.gz",
     registry_share=0.88,
     # Deleted accounts: ~0.5 % of the leak's rows are people the registry no longer holds.
     outsider_share=0.0045,
@@ -113,7 +111,6 @@ MAIN_LEAK = LeakSpec(
 EARLIER_LEAKS: tuple[LeakSpec, ...] = (
     LeakSpec(
         name="telecom",
-        file_name="leak_telecom.csv",
         registry_share=0.40,
         outsider_share=0.50,
         duplicate_share=0.03,
@@ -131,7 +128,6 @@ EARLIER_LEAKS: tuple[LeakSpec, ...] = (
     ),
     LeakSpec(
         name="retail",
-        file_name="leak_retail.jsonl",
         registry_share=0.30,
         outsider_share=0.40,
         duplicate_share=0.025,
@@ -150,7 +146,6 @@ EARLIER_LEAKS: tuple[LeakSpec, ...] = (
     ),
     LeakSpec(
         name="health",
-        file_name="leak_health.sql",
         registry_share=0.20,
         outsider_share=0.25,
         duplicate_share=0.015,
@@ -170,7 +165,6 @@ EARLIER_LEAKS: tuple[LeakSpec, ...] = (
     ),
     LeakSpec(
         name="forum",
-        file_name="leak_forum.zip",
         registry_share=0.12,
         outsider_share=0.20,
         duplicate_share=0.01,
