@@ -12,7 +12,10 @@ from breachwatch.errors import UsageError
 from breachwatch.store.workspace import Workspace
 
 EXPORTABLE = {
-    "records": "SELECT * EXCLUDE (raw), CAST(raw AS JSON)::VARCHAR AS raw FROM records",
+    "records": (
+        "SELECT r.* EXCLUDE (raw), to_json(map_from_entries(list_zip(s.column_names, r.raw)))"
+        "::VARCHAR AS raw FROM records r JOIN sources s USING (source_id)"
+    ),
     "quarantine": "SELECT * FROM quarantine",
     "sources": "SELECT * FROM sources",
     "breaches": "SELECT * FROM breaches",

@@ -34,6 +34,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("key", "", "Encryption key itself (hex); when set, no key file is read."),
     Setting("memory_limit", "6GB", "DuckDB memory limit for data-plane work."),
     Setting("threads", 0, "DuckDB threads; 0 = one per core."),
+    Setting(
+        "storage_compression",
+        "zstd",
+        "DuckDB column compression on write: zstd (fast), auto (smallest, ~25% slower ingest), "
+        "uncompressed.",
+    ),
     Setting("default_region", "FR", "Region for phone numbers written without a country code."),
     Setting("max_line_bytes", 16 * 1024 * 1024, "A line longer than this is quarantined."),
     Setting(

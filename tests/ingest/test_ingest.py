@@ -41,7 +41,7 @@ def test_cp1252_semicolon_file_is_typed_and_normalised(ws: Workspace) -> None:
     names = _rows(ws, "SELECT last_name, last_name_match, line, record_no FROM records ORDER BY 4")
     assert names[1][0] == "O’Brien" and names[0][1] == "lefevre"
     assert [n[2] for n in names] == [2, 3, 4]
-    raw = _rows(ws, "SELECT raw['VILLE'] FROM records WHERE record_no = 1")
+    raw = _rows(ws, "SELECT raw['VILLE'] FROM records_raw WHERE record_no = 1")
     assert raw == [("Besançon",)]
 
 
@@ -116,7 +116,7 @@ def test_sql_dump(ws: Workspace) -> None:
     totals = report.totals()
     _reconciles(totals)
     assert (totals["rows_accepted"], totals["rows_quarantined"]) == (4, 1)
-    rows = _rows(ws, "SELECT raw['nom'], nir, nir_valid, line FROM records ORDER BY record_no")
+    rows = _rows(ws, "SELECT raw[2], nir, nir_valid, line FROM records ORDER BY record_no")
     assert rows[0][0] == "D'Artagnan" and rows[1][0] == "O'Neil" and rows[2][0] == "Back\\slash"
     assert rows[0][3] == 13 and rows[2][3] == 14
 
@@ -136,7 +136,7 @@ def test_map_override_and_unknown_columns_are_kept(ws: Workspace, tmp_path: Path
     report = ingest(ws, [path], "o", overrides={"c2": DataClass.NIR})
     assert report.totals()["columns"]["c2"] == "nir"
     assert report.sources[0].confidence["c2"] == 1.0
-    rows = _rows(ws, "SELECT raw['c1'], nir_valid FROM records ORDER BY record_no")
+    rows = _rows(ws, "SELECT raw[1], nir_valid FROM records ORDER BY record_no")
     assert rows[0][0] == "foo" and rows[1][1] is False
 
 

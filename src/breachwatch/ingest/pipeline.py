@@ -20,7 +20,7 @@ from breachwatch.errors import InputError, Location, UsageError
 from breachwatch.ingest import readers, structured
 from breachwatch.ingest.classify import ColumnGuess, classify_columns
 from breachwatch.ingest.jsonl import drop_stage, stage_json_lines
-from breachwatch.ingest.normalize import register_udfs, slot_exprs
+from breachwatch.ingest.normalize import register_udfs
 from breachwatch.ingest.sources import (
     Scan,
     SourceRef,
@@ -31,16 +31,14 @@ from breachwatch.ingest.sources import (
     open_decompressed,
     scan,
 )
-from breachwatch.store.schema import records_columns
+from breachwatch.ingest.writer import RecordWriter, quote
 from breachwatch.store.workspace import Workspace
-from breachwatch.types import SLOTS, SLOTS_BY_CLASS, DataClass, Role, Slot
+from breachwatch.types import SLOTS_BY_CLASS, DataClass, Role
 
 FORMATS = ("auto", "csv", "tsv", "jsonl", "json", "sql", "xlsx", "parquet")
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "cp1252", "latin-1", "mixed", "utf-16")
 SAMPLE_VALUES = 1000
 MAX_JSON_ARRAY_BYTES = 1 << 30
-# record_uid = source_id << 40 | record_no: unique across the workspace and stable on re-runs.
-UID_SHIFT = 40
 
 Progress = Callable[[str, int, int], None]
 
@@ -246,16 +244,13 @@ def _store(
     _check_overrides(overrides, columns, ref)
     guesses = classify_columns(columns, _samples(sample, columns), overrides)
     assignment = _assign_slots(guesses, report)
+    writer = RecordWriter(ws.con, columns, assignment, breach, source_id)
     if parsed.format == "jsonl":
-        _insert_records(ws, source_sql, columns, assignment, breach, source_id)
+        writer.write_from(source_sql)
         drop_stage(ws.con)
     elif sample is not None:
-        reader = pa.RecordBatchReader.from_batches(sample.schema, _chain(sample, batches))
-        ws.con.register("bw_batches", reader)
-        try:
-            _insert_records(ws, "bw_batches", columns, assignment, breach, source_id)
-        finally:
-            ws.con.unregister("bw_batches")
+        writer.write_batches(_chain(sample, batches), sample.schema)
+    writer.close()
     _insert_quarantine(ws, parsed, breach, source_id)
     _finish_report(ws, parsed, report, source_id)
     report.seconds = time.perf_counter() - report.seconds
@@ -322,50 +317,6 @@ def _assign_slots(guesses: list[ColumnGuess], report: SourceReport) -> dict[str,
     return assignment
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _insert_records(
-    ws: Workspace,
-    source_sql: str,
-    columns: list[str],
-    assignment: dict[str, str],
-    breach: str,
-    source_id: int,
-) -> None:
-    exprs: dict[str, str] = {
-        "record_uid": f"({source_id}::BIGINT << {UID_SHIFT}) + {readers.RECORD_NO}",
-        "breach": "$breach",
-        "source_id": str(source_id),
-        "line": readers.LINE,
-        "record_no": readers.RECORD_NO,
-        "raw": _raw_map(columns),
-    }
-    for slot in SLOTS:
-        exprs.update(_slot_select(slot, assignment.get(slot.name)))
-    select = ", ".join(f"{exprs[name]} AS {_quote(name)}" for name, _ in records_columns())
-    ws.con.execute(f"INSERT INTO records SELECT {select} FROM {source_sql}", {"breach": breach})
-
-
-def _raw_map(columns: list[str]) -> str:
-    keys = ", ".join("'" + c.replace("'", "''") + "'" for c in columns)
-    values = ", ".join(_quote(c) for c in columns)
-    return f"MAP([{keys}], [{values}])"
-
-
-def _slot_select(slot: Slot, column: str | None) -> dict[str, str]:
-    if column is None:
-        return {name: f"NULL::{sql_type}" for name, sql_type in _slot_cols(slot)}
-    return slot_exprs(slot, _quote(column))
-
-
-def _slot_cols(slot: Slot) -> list[tuple[str, str]]:
-    from breachwatch.types import slot_columns
-
-    return slot_columns(slot)
-
-
 def _insert_quarantine(ws: Workspace, parsed: readers.Parsed, breach: str, source_id: int) -> None:
     if not parsed.quarantined:
         return
@@ -423,7 +374,7 @@ def _class_counts(con: Any, source_id: int, report: SourceReport) -> None:
     """Valid / invalid counts per column (through its slot) and per data class."""
     parts = []
     for column, slot in report.slots.items():
-        v = _quote(f"{slot}_valid")
+        v = quote(f"{slot}_valid")
         parts.append(f"count(*) FILTER (WHERE {v})")
         parts.append(f"count(*) FILTER (WHERE NOT {v})")
     report.data_classes = {
@@ -446,7 +397,7 @@ def _insert_source(
     ws: Workspace, report: SourceReport, ref: SourceRef, info: Scan, breach: str, source_id: int
 ) -> None:
     ws.con.execute(
-        "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
+        "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
         [
             source_id,
             breach,
@@ -461,6 +412,7 @@ def _insert_source(
             report.blank_lines,
             report.header_lines,
             json.dumps(report.columns),
+            list(report.columns),
             report.seconds,
         ],
     )

@@ -235,8 +235,10 @@ def read_delimited(
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in header_row},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
+                # Empty fields become NULL (absent), so no normaliser ever looks at them.
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
             ),
         )
     except (pa.ArrowInvalid, OSError) as exc:

@@ -14,7 +14,8 @@ def records_columns() -> list[tuple[str, str]]:
         ("source_id", "INTEGER"),
         ("line", "BIGINT"),
         ("record_no", "BIGINT"),
-        ("raw", "MAP(VARCHAR, VARCHAR)"),
+        # Raw values in source column order; sources.column_names names them.
+        ("raw", "VARCHAR[]"),
     ]
     for slot in SLOTS:
         cols.extend(slot_columns(slot))
@@ -49,6 +50,7 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
             blank_lines BIGINT NOT NULL,
             header_lines BIGINT NOT NULL,
             columns JSON NOT NULL,
+            column_names VARCHAR[] NOT NULL,
             ingested_at TIMESTAMP NOT NULL,
             seconds DOUBLE NOT NULL,
             UNIQUE (breach, sha256)
@@ -56,6 +58,13 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
     cols = ",\n".join(f'"{name}" {sql_type}' for name, sql_type in records_columns())
     con.execute(f"CREATE TABLE IF NOT EXISTS records ({cols})")
+    con.execute(
+        """
+        CREATE OR REPLACE VIEW records_raw AS
+        SELECT r.record_uid, r.breach, r.source_id, r.line, r.record_no,
+               map_from_entries(list_zip(s.column_names, r.raw)) AS raw
+        FROM records r JOIN sources s USING (source_id)"""
+    )
     con.execute(
         """
         CREATE TABLE IF NOT EXISTS quarantine (

@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from breachwatch.errors import KeyError_, WorkspaceError
+from breachwatch.errors import ConfigError, KeyError_, WorkspaceError
 from breachwatch.settings import load_settings
 from breachwatch.store.schema import create_schema
 
@@ -143,14 +143,23 @@ def open_workspace(home: Path | None = None) -> Workspace:
 
 
 def _connect(root: Path, settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    compression = str(settings["storage_compression"])
+    if compression not in ("zstd", "auto", "uncompressed"):
+        raise ConfigError(
+            f"storage_compression {compression!r}: expected zstd, auto or uncompressed"
+        )
     config: dict[str, Any] = {"memory_limit": settings["memory_limit"]}
     if int(settings["threads"]) > 0:
         config["threads"] = int(settings["threads"])
-    con = duckdb.connect(":memory:", config=config)
+    try:
+        con = duckdb.connect(":memory:", config=config)
+    except duckdb.Error as exc:
+        raise ConfigError(f"invalid memory_limit or threads setting: {exc}") from None
     con.execute(f"LOAD '{httpfs_extension_path()}'")
     (root / "tmp").mkdir(exist_ok=True)
     con.execute(f"SET temp_directory = '{_sql_quote(str(root / 'tmp'))}'")
     con.execute("SET temp_file_encryption = true")
+    con.execute(f"SET force_compression = '{compression}'")
     return con
 
 
