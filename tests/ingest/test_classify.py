@@ -229,3 +229,39 @@ def test_weak_signals_do_not_overrule_a_header() -> None:
     insee_codes = [f"2A{i:03d}" for i in range(1, 21)]  # distinct codes, digits included
     guess = classify_columns(["commune"], {"commune": insee_codes})[0]
     assert guess == classify_by_name("commune")
+
+
+# --- record attributes and weak value-only evidence (found on the synthetic leaks) -------------
+
+
+def test_registration_date_is_not_a_date_of_birth() -> None:
+    dates = [f"20{y:02d}-0{m}-1{m}" for y in range(10, 25) for m in range(1, 8)]
+    (guess,) = classify_columns(["date_inscription"], {"date_inscription": dates})
+    assert guess.data_class is DataClass.UNKNOWN
+    assert "record attribute" in guess.reason
+
+
+@pytest.mark.parametrize("header", ["loyalty_points", "birth_year", "categorie", "OFFRE"])
+def test_attribute_headers_stay_unknown_whatever_the_values(header: str) -> None:
+    values = [str(1000 + 37 * i) for i in range(300)]
+    (guess,) = classify_columns([header], {header: values})
+    assert guess.data_class is DataClass.UNKNOWN
+
+
+def test_attribute_header_full_of_emails_is_still_email() -> None:
+    values = [f"person{i}@example.org" for i in range(200)]
+    (guess,) = classify_columns(["status"], {"status": values})
+    assert guess.data_class is DataClass.EMAIL
+
+
+def test_opaque_counts_are_not_postal_codes() -> None:
+    # Counts repeat (not identifiers); 78% of them fall in the postal-code range.
+    values = [str(1000 + (i * 37) % 9000) for i in range(780)] + ["12", "7"] * 110
+    (guess,) = classify_columns(["c4"], {"c4": values})
+    assert guess.data_class is DataClass.UNKNOWN
+
+
+def test_opaque_column_with_few_first_names_is_unknown() -> None:
+    values = ["Marie", "Jean", "xX_dark_Xx", "kevin93", "zorglub", "pseudo", "Luc", "qwerty"] * 50
+    (guess,) = classify_columns(["username"], {"username": values})
+    assert guess.data_class is DataClass.UNKNOWN

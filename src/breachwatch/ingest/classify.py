@@ -92,6 +92,15 @@ _HEADER_RULES: tuple[tuple[DataClass, tuple[str, ...]], ...] = (
         ("commentaire", "commentaires", "comment", "comments", "notes", "note", "remarque"),
     ),
 )
+# Headers that name something about the record, not about the person: values alone (dates that
+# look like birth dates, counts that look like postal codes) must not turn them into PII classes.
+_ATTRIBUTE_PHRASES = (
+    "date inscription", "inscription", "date creation", "created", "created at", "updated",
+    "updated at", "modified", "last login", "derniere connexion", "date", "timestamp",
+    "points", "loyalty points", "solde", "balance", "montant", "amount", "prix", "price",
+    "offre", "offer", "plan", "categorie", "category", "statut", "status", "type",
+    "annee naissance", "birth year", "year birth", "age",
+)
 _STOP_WORDS = frozenset({"de", "du", "des", "la", "le", "d", "l", "of", "the"})
 
 
@@ -110,9 +119,16 @@ def _header_tokens(header: str) -> list[str]:
 
 
 def classify_by_name(header: str) -> ColumnGuess | None:
-    """The data class a header names, or None for opaque headers (``c7``, ``col_3``)."""
+    """The data class a header names, or None for opaque headers (``c7``, ``col_3``).
+
+    A header naming a non-personal attribute (``date_inscription``, ``loyalty_points``) gives
+    ``unknown`` with full header confidence."""
     tokens = _header_tokens(header)
     joined, spaced = "".join(tokens), f" {' '.join(tokens)} "
+    if any(joined == phrase.replace(" ", "") for phrase in _ATTRIBUTE_PHRASES):
+        return ColumnGuess(
+            header, DataClass.UNKNOWN, EXACT_HEADER, f"header {header!r} names a record attribute"
+        )
     # A header that *is* a phrase beats one that merely contains another ("password_hash").
     for confidence, matches in (
         (EXACT_HEADER, lambda phrase: joined == phrase.replace(" ", "")),
@@ -309,14 +325,45 @@ def classify_by_values(column: str, values: list[str | None]) -> ColumnGuess | N
 # --- both --------------------------------------------------------------------------------------
 
 
+# With no header to go by, classes whose values are easy to mistake (counts look like postal
+# codes, any recent date like a birth date, short words like first names) need more evidence.
+_VALUE_ONLY_MIN_SHARE = {
+    DataClass.POSTAL_CODE: 0.95,
+    DataClass.DATE_OF_BIRTH: 0.95,
+    DataClass.GENDER: 0.95,
+    DataClass.FIRST_NAME: 0.6,
+    DataClass.LAST_NAME: 0.6,
+}
+# Formats unmistakable enough to overrule a header that names a record attribute.
+_UNMISTAKABLE = frozenset(
+    {DataClass.NIR, DataClass.IBAN, DataClass.EMAIL, DataClass.IP_ADDRESS, DataClass.PASSWORD_HASH}
+)
+
+
+def _value_only(column: str, by_values: ColumnGuess | None, scores: _Scores) -> ColumnGuess:
+    if by_values is not None:
+        needed = _VALUE_ONLY_MIN_SHARE.get(by_values.data_class, 0.0)
+        if scores.shares[by_values.data_class] >= needed:
+            return by_values
+        reason = f"{by_values.reason}: too few for a column without a telling header"
+        return ColumnGuess(column, DataClass.UNKNOWN, UNKNOWN_CONFIDENCE, reason)
+    sampled = f"{scores.sampled} sampled values" if scores.sampled else "no sampled value"
+    reason = f"header {column!r} and {sampled} match no data class"
+    return ColumnGuess(column, DataClass.UNKNOWN, UNKNOWN_CONFIDENCE, reason)
+
+
 def _combine(column: str, by_name: ColumnGuess | None, scores: _Scores) -> ColumnGuess:
     by_values = scores.best(column)
     if by_name is None:
-        if by_values is not None:
+        return _value_only(column, by_values, scores)
+    if by_name.data_class is DataClass.UNKNOWN:
+        if (
+            by_values is not None
+            and by_values.data_class in _UNMISTAKABLE
+            and scores.shares[by_values.data_class] > STRONG_SHARE
+        ):
             return by_values
-        sampled = f"{scores.sampled} sampled values" if scores.sampled else "no sampled value"
-        reason = f"header {column!r} and {sampled} match no data class"
-        return ColumnGuess(column, DataClass.UNKNOWN, UNKNOWN_CONFIDENCE, reason)
+        return by_name
     if scores.supports(by_name.data_class):
         # The values confirm the header (even if another class scores higher: "id" full of
         # distinct 5-digit numbers is an identifier that happens to look like postal codes).
