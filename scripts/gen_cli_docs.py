@@ -1,6 +1,6 @@
 """Write docs/cli.md from the CLI's own --help (a test checks it is current).
 
-    .venv/bin/python scripts/gen_cli_docs.py
+.venv/bin/python scripts/gen_cli_docs.py
 """
 
 from __future__ import annotations

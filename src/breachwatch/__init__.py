@@ -1,3 +1,3 @@
-"""breachwatch: breach response for the organisation that was breached and the people in the leak."""
+"""breachwatch: breach response for the breached organisation and the people in the leak."""
 
 __version__ = "0.1.0"

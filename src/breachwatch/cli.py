@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -32,8 +32,10 @@ console = Console(stderr=True)
 out = Console()
 
 WorkspaceOpt = Annotated[
-    Optional[Path],
-    typer.Option("--workspace", "-w", help="Workspace directory (default ./workspace or $BREACHWATCH_HOME)."),
+    Path | None,
+    typer.Option(
+        "--workspace", "-w", help="Workspace directory (default ./workspace or $BREACHWATCH_HOME)."
+    ),
 ]
 
 
@@ -80,7 +82,9 @@ def init() -> None:
 
 
 @app.command("settings")
-def settings_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def settings_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """List every setting with its value, default and help."""
     from breachwatch.settings import SETTINGS, load_settings
 
@@ -121,19 +125,31 @@ def _parse_maps(maps: list[str]) -> dict[str, DataClass]:
             parsed[column] = DataClass(name.strip())
         except ValueError:
             known = ", ".join(dc.value for dc in DataClass)
-            raise UsageError(f"--map {item!r}: unknown data class {name!r} (known: {known})") from None
+            raise UsageError(
+                f"--map {item!r}: unknown data class {name!r} (known: {known})"
+            ) from None
     return parsed
 
 
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files to ingest (.gz, .zip accepted).")],
-    breach: Annotated[Optional[str], typer.Option(help="Dataset name (optional with --role registry).")] = None,
+    breach: Annotated[
+        str | None, typer.Option(help="Dataset name (optional with --role registry).")
+    ] = None,
     role: Annotated[Role, typer.Option(help="leak or registry.")] = Role.LEAK,
-    fmt: Annotated[str, typer.Option("--format", help="auto, csv, tsv, jsonl, json, sql, xlsx, parquet.")] = "auto",
-    encoding: Annotated[str, typer.Option(help="auto, utf-8, utf-8-sig, cp1252, latin-1, mixed.")] = "auto",
-    maps: Annotated[list[str], typer.Option("--map", help="COLUMN=DATA_CLASS override (repeatable).")] = [],  # noqa: B006
-    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto, csv, tsv, jsonl, json, sql, xlsx, parquet.")
+    ] = "auto",
+    encoding: Annotated[
+        str, typer.Option(help="auto, utf-8, utf-8-sig, cp1252, latin-1, mixed.")
+    ] = "auto",
+    maps: Annotated[
+        list[str], typer.Option("--map", help="COLUMN=DATA_CLASS override (repeatable).")
+    ] = [],  # noqa: B006
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")
+    ] = False,
 ) -> None:
     """Ingest leak dumps or the registry: typed, validated, normalised records."""
     from breachwatch.ingest.pipeline import ingest as run_ingest
@@ -167,7 +183,7 @@ def breaches(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 def export(
     table: Annotated[str, typer.Argument(help="records, quarantine, sources or breaches.")],
     out_file: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
-    breach: Annotated[Optional[str], typer.Option(help="Only this dataset.")] = None,
+    breach: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
 ) -> None:
     """Export a table; CSV cells that a spreadsheet would run as formulas are neutralised."""
     from breachwatch.export import export_table
@@ -182,14 +198,20 @@ def export(
 def demo(
     people: Annotated[int, typer.Option(help="People in the synthetic registry.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
-    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the web UI at the end.")] = True,
-    data_dir: Annotated[Path, typer.Option("--data", help="Where the synthetic files go.")] = Path("demo-data"),
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the web UI at the end.")
+    ] = True,
+    data_dir: Annotated[Path, typer.Option("--data", help="Where the synthetic files go.")] = Path(
+        "demo-data"
+    ),
 ) -> None:
     """End-to-end demo on synthetic data: synth → init → ingest everything → summaries."""
     from breachwatch.demo import run_demo
 
     with _progress() as progress:
-        run_demo(state.workspace or Path("workspace-demo"), data_dir, people, seed, serve, out, progress)
+        run_demo(
+            state.workspace or Path("workspace-demo"), data_dir, people, seed, serve, out, progress
+        )
 
 
 def main() -> None:

@@ -39,7 +39,10 @@ def run_demo(
     _fresh_workspace(workspace)
     console.rule("ingest")
     with open_workspace(workspace) as ws:
-        jobs = [(manifest.registry, None, Role.REGISTRY), (manifest.main_leak, MAIN_BREACH, Role.LEAK)]
+        jobs = [
+            (manifest.registry, None, Role.REGISTRY),
+            (manifest.main_leak, MAIN_BREACH, Role.LEAK),
+        ]
         jobs += [(path, name, Role.LEAK) for name, path in manifest.earlier_leaks.items()]
         for path, breach, role in jobs:
             print_summary(console, ingest(ws, [path], breach, role, progress=progress))
@@ -52,12 +55,18 @@ def run_demo(
 
 
 def _synth(
-    data_dir: Path, people: int, seed: int, console: Console, progress: Callable[[str, int, int], None]
+    data_dir: Path,
+    people: int,
+    seed: int,
+    console: Console,
+    progress: Callable[[str, int, int], None],
 ) -> SynthManifest:
     console.rule(f"synthetic data: {people:,} people, seed {seed}")
     if data_dir.exists() and any(data_dir.iterdir()):
         if not (data_dir / "manifest.json").is_file():
-            raise UsageError(f"{data_dir} exists and holds no synthetic data; choose another --data")
+            raise UsageError(
+                f"{data_dir} exists and holds no synthetic data; choose another --data"
+            )
         shutil.rmtree(data_dir)
     return generate(people, seed, data_dir, progress)
 

@@ -25,7 +25,9 @@ _FORMULA_START = r"^[=+\-@\t\r]"
 
 def export_table(ws: Workspace, table: str, out: Path, breach: str | None = None) -> int:
     if table not in EXPORTABLE:
-        raise UsageError(f"unknown table {table!r}: expected one of {', '.join(sorted(EXPORTABLE))}")
+        raise UsageError(
+            f"unknown table {table!r}: expected one of {', '.join(sorted(EXPORTABLE))}"
+        )
     fmt = {".parquet": "parquet", ".csv": "csv"}.get(out.suffix.lower())
     if fmt is None:
         raise UsageError(f"--out {out}: the file name must end in .parquet or .csv")

@@ -83,7 +83,9 @@ def load_settings(home: Path | None = None) -> dict[str, Any]:
     for setting in SETTINGS:
         env_value = os.environ.get(f"BREACHWATCH_{setting.name.upper()}")
         if env_value is not None:
-            values[setting.name] = _coerce(setting, env_value, f"BREACHWATCH_{setting.name.upper()}")
+            values[setting.name] = _coerce(
+                setting, env_value, f"BREACHWATCH_{setting.name.upper()}"
+            )
     values["home"] = str(workspace)
     return values
 

@@ -57,7 +57,12 @@ def test_reingesting_the_same_file_adds_nothing(ws: Workspace) -> None:
 def test_quoted_newlines_keep_physical_lines(ws: Workspace) -> None:
     ingest(ws, [DUMPS / "quoted_newlines.csv"], "q")
     rows = _rows(ws, "SELECT record_id, line, record_no, postal_address FROM records ORDER BY 3")
-    assert [(r[0], r[1], r[2]) for r in rows] == [("1", 2, 1), ("2", 4, 2), ("3", 5, 3), ("4", 8, 4)]
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("1", 2, 1),
+        ("2", 4, 2),
+        ("3", 5, 3),
+        ("4", 8, 4),
+    ]
     assert rows[0][3] == "12 rue des Lilas Batiment B"
 
 
@@ -93,9 +98,13 @@ def test_unbalanced_quote_does_not_swallow_the_file_silently(ws: Workspace) -> N
 def test_mixed_encoding_file(ws: Workspace) -> None:
     ingest(ws, [DUMPS / "mixed_encoding.csv"], "m")
     assert _rows(ws, "SELECT city FROM records ORDER BY record_no") == [
-        ("Besançon",), ("Sélestat",), ("Orléans",),
+        ("Besançon",),
+        ("Sélestat",),
+        ("Orléans",),
     ] or _rows(ws, "SELECT upper(city) FROM records ORDER BY record_no") == [
-        ("BESANÇON",), ("SÉLESTAT",), ("ORLÉANS",),
+        ("BESANÇON",),
+        ("SÉLESTAT",),
+        ("ORLÉANS",),
     ]
 
 
@@ -104,10 +113,19 @@ def test_json_lines_keys_and_bad_lines(ws: Workspace) -> None:
     totals = report.totals()
     _reconciles(totals)
     assert (totals["rows_accepted"], totals["rows_quarantined"]) == (3, 2)
-    assert set(totals["columns"]) == {"customer_id", "first_name", "email", "last_name", "phone", "extra"}
+    assert set(totals["columns"]) == {
+        "customer_id",
+        "first_name",
+        "email",
+        "last_name",
+        "phone",
+        "extra",
+    }
     q = _rows(ws, "SELECT line, reason FROM quarantine ORDER BY line")
     assert q == [(3, "not valid JSON"), (5, "JSON value is not an object")]
-    rows = _rows(ws, "SELECT record_id, first_name, line, record_no FROM records ORDER BY record_no")
+    rows = _rows(
+        ws, "SELECT record_id, first_name, line, record_no FROM records ORDER BY record_no"
+    )
     assert rows == [("1", "Léa", 1, 1), ("2", None, 2, 2), ("4", "Zoé", 6, 5)]
 
 
@@ -124,7 +142,8 @@ def test_sql_dump(ws: Workspace) -> None:
 def test_gzip_tsv_and_zip_members(ws: Workspace) -> None:
     ingest(ws, [DUMPS / "gzipped.tsv.gz"], "g")
     assert _rows(ws, "SELECT email FROM records WHERE breach = 'g' ORDER BY record_no") == [
-        ("lea@example.org",), ("luc@example.org",),
+        ("lea@example.org",),
+        ("luc@example.org",),
     ]
     report = ingest(ws, [DUMPS / "two_parts.zip"], "z")
     assert [s.rows_read for s in report.sources] == [1, 2]

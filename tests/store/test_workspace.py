@@ -52,7 +52,9 @@ def test_wrong_key_is_a_clear_error(ws_home: Path, monkeypatch: pytest.MonkeyPat
         open_workspace(ws_home)
 
 
-def test_key_file_inside_workspace_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_file_inside_workspace_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path / "ws"
     monkeypatch.setenv("BREACHWATCH_KEY_FILE", str(home / "key"))
     with pytest.raises(KeyError_, match="outside the data directory"):

@@ -43,7 +43,11 @@ def print_catalogue(console: Console, entries: list[dict[str, Any]]) -> None:
     table = Table("dataset", "role", "files", "rows", "quarantined", "data classes")
     for e in entries:
         table.add_row(
-            e["name"], e["role"], str(e["files"]), f"{e['rows_accepted']:,}",
-            f"{e['rows_quarantined']:,}", ", ".join(e["data_classes"]),
+            e["name"],
+            e["role"],
+            str(e["files"]),
+            f"{e['rows_accepted']:,}",
+            f"{e['rows_quarantined']:,}",
+            ", ".join(e["data_classes"]),
         )
     console.print(table)

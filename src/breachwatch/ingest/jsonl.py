@@ -30,7 +30,9 @@ def stage_json_lines(
     first = next(batches, None)
     con.execute(f"DROP TABLE IF EXISTS temp.{STAGE}")
     if first is None:
-        con.execute(f"CREATE TEMP TABLE {STAGE} ({JSON_COLUMN} VARCHAR, {LINE} BIGINT, {RECORD_NO} BIGINT)")
+        con.execute(
+            f"CREATE TEMP TABLE {STAGE} ({JSON_COLUMN} VARCHAR, {LINE} BIGINT, {RECORD_NO} BIGINT)"
+        )
         return _select([], []), []
     reader = pa.RecordBatchReader.from_batches(first.schema, _chain(first, batches))
     con.register("bw_lines", reader)
@@ -57,8 +59,8 @@ def stage_json_lines(
 
 def _select(keys: list[str], names: list[str]) -> str:
     parts = [
-        f"json_extract_string({JSON_COLUMN}, '$.\"{k.replace(chr(39), chr(39) * 2)}\"') AS \"{n}\""
-        for k, n in zip(keys, names)
+        f'json_extract_string({JSON_COLUMN}, \'$."{k.replace(chr(39), chr(39) * 2)}"\') AS "{n}"'
+        for k, n in zip(keys, names, strict=True)
     ]
     parts += [LINE, RECORD_NO]
     return f"(SELECT {', '.join(parts)} FROM temp.{STAGE} WHERE ok)"
@@ -71,10 +73,14 @@ def _quarantine_bad_lines(con: duckdb.DuckDBPyConnection, parsed: Parsed) -> Non
     ).fetchall()
     for line, record_no, text, valid in rows:
         if text.startswith(TOO_LONG_MARK):
-            reason = f"line too long: {int(text[len(TOO_LONG_MARK):]):,} bytes (limit: max_line_bytes)"
+            reason = (
+                f"line too long: {int(text[len(TOO_LONG_MARK) :]):,} bytes (limit: max_line_bytes)"
+            )
         else:
             reason = "JSON value is not an object" if valid else "not valid JSON"
-        parsed.quarantined.append(Quarantined(line, record_no, reason, text[:QUARANTINE_TEXT_CHARS]))
+        parsed.quarantined.append(
+            Quarantined(line, record_no, reason, text[:QUARANTINE_TEXT_CHARS])
+        )
 
 
 def drop_stage(con: duckdb.DuckDBPyConnection) -> None:

@@ -442,7 +442,8 @@ _IBAN_SEPARATORS = " .-"  # stdnum.iban.compact's
 def _mod97(expr: str) -> str:
     """ISO 7064 mod 97-10 of an alphanumeric string (letters count as 10..35)."""
     chars = f"string_split({expr}, '')"
-    values = f"list_transform({chars}, lambda bw_ch: ord(bw_ch) - CASE WHEN bw_ch <= '9' THEN 48 ELSE 55 END)"
+    digit = "ord(bw_ch) - CASE WHEN bw_ch <= '9' THEN 48 ELSE 55 END"
+    values = f"list_transform({chars}, lambda bw_ch: {digit})"
     step = "(bw_acc * CASE WHEN bw_x >= 10 THEN 100 ELSE 10 END + bw_x) % 97"
     return f"list_reduce({values}, lambda bw_acc, bw_x: {step}, 0)"
 
@@ -485,7 +486,8 @@ _CRYPT_HASH = r"\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}|\$argon2(?:id|i|d)\$\S+"  
 
 def _password_hash(p: str) -> str:
     # Hex digests are lower-cased so that one hash compares equal across leaks.
-    return f"CASE WHEN {_full(p, _HEX_DIGEST)} THEN lower({p}) WHEN {_full(p, _CRYPT_HASH)} THEN {p} END"
+    hex_digest, crypt = _full(p, _HEX_DIGEST), _full(p, _CRYPT_HASH)
+    return f"CASE WHEN {hex_digest} THEN lower({p}) WHEN {crypt} THEN {p} END"
 
 
 def _agency_id(p: str) -> str:

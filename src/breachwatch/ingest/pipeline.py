@@ -113,9 +113,7 @@ def ingest(
     refs = expand_inputs(paths, int(ws.settings["max_compression_ratio"]))
     _upsert_breach(ws, name, role)
     register_udfs(ws.con)
-    reports = [
-        _ingest_one(ws, ref, name, fmt, encoding, overrides or {}, progress) for ref in refs
-    ]
+    reports = [_ingest_one(ws, ref, name, fmt, encoding, overrides or {}, progress) for ref in refs]
     return IngestReport(name, role.value, reports, time.perf_counter() - started)
 
 
@@ -126,7 +124,9 @@ def _breach_name(breach: str | None, role: Role) -> str:
         return breach
     if role == Role.REGISTRY:
         return "registry"
-    raise UsageError("--breach NAME is required for a leak (it may be left out with --role registry)")
+    raise UsageError(
+        "--breach NAME is required for a leak (it may be left out with --role registry)"
+    )
 
 
 def _check_options(fmt: str, encoding: str) -> None:
@@ -143,9 +143,7 @@ def _upsert_breach(ws: Workspace, name: str, role: Role) -> None:
     if row:
         ws.con.execute("UPDATE breaches SET updated_at = now() WHERE name = ?", [name])
     else:
-        ws.con.execute(
-            "INSERT INTO breaches VALUES (?, ?, now(), now(), NULL)", [name, role.value]
-        )
+        ws.con.execute("INSERT INTO breaches VALUES (?, ?, now(), now(), NULL)", [name, role.value])
 
 
 def _ingest_one(
@@ -163,7 +161,10 @@ def _ingest_one(
         report.skipped, report.seconds = True, 0.0
         return report
     parsed = _parse(ref, info, fmt, encoding, ws.settings)
-    report.format, report.encoding = parsed.format, encoding if encoding != "auto" else info.encoding
+    report.format, report.encoding = (
+        parsed.format,
+        encoding if encoding != "auto" else info.encoding,
+    )
     report.delimiter = parsed.delimiter
     source_id = int(ws.con.execute("SELECT nextval('source_ids')").fetchone()[0])  # type: ignore[index]
     ws.con.execute("BEGIN TRANSACTION")
@@ -195,7 +196,9 @@ def _parse(
     check_text(info.sample, Location(where, 1))
     enc = info.encoding if encoding == "auto" else encoding
     if enc == "utf-16":
-        raise InputError("UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16)", Location(where))
+        raise InputError(
+            "UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16)", Location(where)
+        )
     max_line = int(settings["max_line_bytes"])
     if kind == "json":
         stream = Utf8Stream(open_decompressed(ref, settings), enc, MAX_JSON_ARRAY_BYTES)
@@ -208,9 +211,11 @@ def _parse(
     sample = readers.sample_lines(info.sample, enc)
     block = max(1 << 20, min(16 << 20, max_line + 1))
     if kind == "jsonl":
-        return readers.read_delimited(stream, sample, where, block, single_column=readers.JSON_COLUMN)  # type: ignore[arg-type]
+        return readers.read_delimited(
+            stream, sample, where, block, single_column=readers.JSON_COLUMN
+        )
     delimiter = "\t" if kind == "tsv" else None
-    return readers.read_delimited(stream, sample, where, block, delimiter=delimiter)  # type: ignore[arg-type]
+    return readers.read_delimited(stream, sample, where, block, delimiter=delimiter)
 
 
 def _format_of(ref: SourceRef, info: Scan, fmt: str) -> str:
@@ -282,7 +287,9 @@ def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa
     yield from rest
 
 
-def _samples(batch: pa.RecordBatch | pa.Table | None, columns: list[str]) -> dict[str, list[str | None]]:
+def _samples(
+    batch: pa.RecordBatch | pa.Table | None, columns: list[str]
+) -> dict[str, list[str | None]]:
     if batch is None:
         return {c: [] for c in columns}
     out = {}
@@ -341,7 +348,9 @@ def _finish_report(
     ws: Workspace, parsed: readers.Parsed, report: SourceReport, source_id: int
 ) -> None:
     con = ws.con
-    accepted = con.execute("SELECT count(*) FROM records WHERE source_id = ?", [source_id]).fetchone()
+    accepted = con.execute(
+        "SELECT count(*) FROM records WHERE source_id = ?", [source_id]
+    ).fetchone()
     report.rows_accepted = int(accepted[0])  # type: ignore[index]
     report.rows_quarantined = len(parsed.quarantined)
     report.rows_read = report.rows_accepted + report.rows_quarantined
@@ -373,7 +382,7 @@ def _check_numbering(con: Any, source_id: int, report: SourceReport) -> None:
 def _class_counts(con: Any, source_id: int, report: SourceReport) -> None:
     """Valid / invalid counts per column (through its slot) and per data class."""
     parts = []
-    for column, slot in report.slots.items():
+    for slot in report.slots.values():
         v = quote(f"{slot}_valid")
         parts.append(f"count(*) FILTER (WHERE {v})")
         parts.append(f"count(*) FILTER (WHERE NOT {v})")

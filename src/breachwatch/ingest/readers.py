@@ -155,7 +155,9 @@ class _Numbering:
         new_inv = inv[self.invalid_done :]
         inv_texts = self.invalid_texts[self.invalid_done :]
         self.invalid_done = len(inv)
-        inv_newlines = np.array([t.split("\x00", 1)[1].count("\n") for t in inv_texts], dtype=np.int64)
+        inv_newlines = np.array(
+            [t.split("\x00", 1)[1].count("\n") for t in inv_texts], dtype=np.int64
+        )
         numbers = np.concatenate([rows, new_inv])
         newlines = np.concatenate([embedded.astype(np.int64), inv_newlines])
         records = np.concatenate([is_record, np.ones(len(new_inv), dtype=bool)])
@@ -192,7 +194,7 @@ def _row_flags(batch: pa.RecordBatch, header: list[str]) -> tuple[np.ndarray, ..
 
 
 def read_delimited(
-    stream: BinaryIO,
+    stream: BinaryIO | io.RawIOBase,
     sample: list[str],
     where: str,
     batch_bytes: int,
@@ -207,7 +209,9 @@ def read_delimited(
         delim = delimiter or sniff_delimiter(sample)
         first = next(csv.reader(sample[:1], delimiter=delim), [])
         has_header = looks_like_header(first)
-        header_row = unique_names(first) if has_header else [f"col_{i + 1}" for i in range(len(first))]
+        header_row = (
+            unique_names(first) if has_header else [f"col_{i + 1}" for i in range(len(first))]
+        )
     quoted_newlines = single_column is None and _sample_has_quoted_newline(sample, delim)
     numbering = _Numbering(1 if has_header else 0)
     parsed = Parsed(

@@ -106,9 +106,10 @@ def _zip_members(path: Path, max_ratio: int) -> list[SourceRef]:
         raise InputError(f"damaged zip archive: {exc}", Location(path)) from None
     for info in infos:
         if info.file_size > max(info.compress_size, 1) * max_ratio and info.file_size > 1 << 20:
+            ratio = info.file_size / max(info.compress_size, 1)
             raise InputError(
-                f"zip member {info.filename} would expand {info.file_size / max(info.compress_size, 1):.0f}"
-                f" times (limit {max_ratio}): refusing a likely zip bomb",
+                f"zip member {info.filename} would expand {ratio:.0f} times "
+                f"(limit {max_ratio}): refusing a likely zip bomb",
                 Location(path),
             )
     if not infos:
@@ -131,7 +132,9 @@ class _GuardedReader(io.RawIOBase):
         try:
             n = self._inner.readinto(buffer)  # type: ignore[attr-defined]
         except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
-            raise InputError(f"damaged compressed data: {exc}", Location(self._ref.display)) from None
+            raise InputError(
+                f"damaged compressed data: {exc}", Location(self._ref.display)
+            ) from None
         self.total += n or 0
         if self.total > self._limit:
             raise InputError(
@@ -160,7 +163,7 @@ def open_decompressed(ref: SourceRef, settings: dict[str, object]) -> BinaryIO:
     if kind == "none":
         return ref.path.open("rb")
     if kind == "gzip":
-        inner: BinaryIO = gzip.open(ref.path, "rb")  # type: ignore[assignment]
+        inner: BinaryIO = gzip.open(ref.path, "rb")  # type: ignore[assignment]  # noqa: SIM115 (returned, closed by the caller)
         size = ref.path.stat().st_size
     else:
         archive = zipfile.ZipFile(ref.path)
@@ -288,8 +291,7 @@ class Utf8Stream(io.RawIOBase):
     def _convert(self, chunk: bytes) -> bytes:
         if self._first:
             self._first = False
-            if chunk.startswith(codecs.BOM_UTF8):
-                chunk = chunk[len(codecs.BOM_UTF8) :]
+            chunk = chunk.removeprefix(codecs.BOM_UTF8)
         chunk = self._cut_long_lines(chunk)
         if self._encoding in ("utf-8", "utf-8-sig"):
             return chunk

@@ -48,7 +48,9 @@ def _unescape(quoted: str) -> str:
     body = quoted[1:-1]
     if "\\" not in body and "''" not in body:
         return body
-    return _ESCAPE.sub(lambda m: "'" if m.group(0) == "''" else _ESCAPES.get(m.group(1), m.group(1)), body)
+    return _ESCAPE.sub(
+        lambda m: "'" if m.group(0) == "''" else _ESCAPES.get(m.group(1), m.group(1)), body
+    )
 
 
 def _values(body: str) -> list[str | None]:
@@ -74,7 +76,15 @@ def _create_columns(body: str) -> list[str]:
     names = []
     for part in re.split(r",\s*\n|,(?![^()]*\))", body):
         m = re.match(r"\s*[`\"\[]?(\w+)[`\"\]]?\s+\w", part)
-        if m and m.group(1).upper() not in {"PRIMARY", "KEY", "UNIQUE", "CONSTRAINT", "INDEX", "FOREIGN", "CHECK"}:
+        if m and m.group(1).upper() not in {
+            "PRIMARY",
+            "KEY",
+            "UNIQUE",
+            "CONSTRAINT",
+            "INDEX",
+            "FOREIGN",
+            "CHECK",
+        }:
             names.append(m.group(1))
     return names
 
@@ -162,7 +172,9 @@ class SqlDumpParser:
                 self.record_no += 1
                 self._parsed.quarantined.append(
                     Quarantined(
-                        line, self.record_no, "malformed INSERT values: rest of the statement skipped",
+                        line,
+                        self.record_no,
+                        "malformed INSERT values: rest of the statement skipped",
                         text.strip()[:QUARANTINE_TEXT_CHARS],
                     )
                 )
@@ -184,7 +196,9 @@ def read_sql_dump(text_chunks: Iterator[str], where: str) -> Parsed:
     if first is None:
         raise InputError("no INSERT statement with values found in this SQL dump", Location(where))
     width = len(parser.columns) or len(first[2])
-    names = parser.columns if len(parser.columns) == width else [f"col_{i + 1}" for i in range(width)]
+    names = (
+        parser.columns if len(parser.columns) == width else [f"col_{i + 1}" for i in range(width)]
+    )
     parsed.columns = unique_names(names)
     parsed.batches = _sql_batches([first], rows, parser, parsed, width)
     return parsed
@@ -228,7 +242,7 @@ def read_xlsx(path: Path, where: str) -> Parsed:
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many unrelated types for damaged files
+    except Exception as exc:  # noqa: BLE001 (openpyxl raises many unrelated types)
         raise InputError(f"cannot open spreadsheet: {exc}", Location(where)) from None
     sheet = next((ws for ws in book.worksheets if ws.max_row and ws.max_row > 0), None)
     if sheet is None:
@@ -237,7 +251,9 @@ def read_xlsx(path: Path, where: str) -> Parsed:
     header = next(rows, None)
     if header is None:
         raise InputError("spreadsheet has no rows", Location(where))
-    parsed = Parsed(format="xlsx", columns=unique_names([str(h or "") for h in header]), batches=iter(()))
+    parsed = Parsed(
+        format="xlsx", columns=unique_names([str(h or "") for h in header]), batches=iter(())
+    )
     parsed.batches = _row_batches(((i + 2, list(r)) for i, r in enumerate(rows)), parsed)
     return parsed
 
@@ -252,9 +268,16 @@ def _row_batches(rows: Iterator[tuple[int, list[Any]]], parsed: Parsed) -> Itera
             parsed.blank_lines += 1
             continue
         record_no += 1
-        if len(values) > len(parsed.columns) and any(v not in (None, "") for v in values[len(parsed.columns):]):
+        if len(values) > len(parsed.columns) and any(
+            v not in (None, "") for v in values[len(parsed.columns) :]
+        ):
             parsed.quarantined.append(
-                Quarantined(line, record_no, f"expected {len(parsed.columns)} fields, found {len(values)}", repr(values)[:QUARANTINE_TEXT_CHARS])
+                Quarantined(
+                    line,
+                    record_no,
+                    f"expected {len(parsed.columns)} fields, found {len(values)}",
+                    repr(values)[:QUARANTINE_TEXT_CHARS],
+                )
             )
             continue
         buffer.append(values)
@@ -277,7 +300,9 @@ def read_json_array(stream: BinaryIO, where: str, limit: int) -> Parsed:
     try:
         items = json.loads(data.decode("utf-8", errors="breachwatch-cp1252"))
     except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", Location(where, exc.lineno, exc.colno)) from None
+        raise InputError(
+            f"invalid JSON: {exc.msg}", Location(where, exc.lineno, exc.colno)
+        ) from None
     if not isinstance(items, list):
         raise InputError("JSON document is not an array of records", Location(where))
     keys: dict[str, None] = {}
@@ -296,7 +321,10 @@ def _json_batches(items: list[Any], keys: list[str], parsed: Parsed) -> Iterator
         if not isinstance(item, dict):
             parsed.quarantined.append(
                 Quarantined(
-                    None, record_no, "array element is not an object", json.dumps(item)[:QUARANTINE_TEXT_CHARS]
+                    None,
+                    record_no,
+                    "array element is not an object",
+                    json.dumps(item)[:QUARANTINE_TEXT_CHARS],
                 )
             )
             continue
@@ -335,4 +363,7 @@ def _as_strings(column: pa.Array) -> pa.Array:
     try:
         return column.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.array([None if v is None else json.dumps(v, default=str) for v in column.to_pylist()], pa.string())
+        return pa.array(
+            [None if v is None else json.dumps(v, default=str) for v in column.to_pylist()],
+            pa.string(),
+        )

@@ -33,7 +33,9 @@ def _print_source(console: Console, s: SourceReport) -> None:
         + (f"; {s.blank_lines:,} blank lines" if s.blank_lines else "")
         + (f"; {s.header_lines:,} repeated header lines skipped" if s.header_lines else "")
     )
-    table = Table("column", "data class", "conf.", "valid", "invalid", "why", box=None, padding=(0, 1))
+    table = Table(
+        "column", "data class", "conf.", "valid", "invalid", "why", box=None, padding=(0, 1)
+    )
     for column, dc in s.columns.items():
         counts = s.column_counts.get(column, {})
         table.add_row(

@@ -8,6 +8,7 @@ title-casing and folding run on those, not on every row. Other classes are norma
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -167,7 +168,7 @@ def _prefetched(chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
                     return
                 ready.put(("chunk", chunk))
             ready.put(("end", None))
-        except BaseException as exc:  # handed over to the consumer, which re-raises it
+        except BaseException as exc:  # noqa: BLE001 (the consumer re-raises it)
             ready.put(("error", exc))
 
     worker = threading.Thread(target=produce, name="bw-parse", daemon=True)
@@ -183,10 +184,8 @@ def _prefetched(chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
     finally:
         stop.set()
         while worker.is_alive():
-            try:
+            with contextlib.suppress(queue.Empty):
                 ready.get(timeout=0.05)
-            except queue.Empty:
-                pass
         worker.join()
 
 

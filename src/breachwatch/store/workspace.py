@@ -14,7 +14,7 @@ import sysconfig
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import duckdb
 
@@ -35,7 +35,7 @@ class Workspace:
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> Workspace:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -73,7 +73,9 @@ def default_key_file(ws_id: str) -> Path:
 
 
 def _key_file(home: Path, settings: dict[str, Any]) -> Path:
-    path = Path(settings["key_file"]) if settings["key_file"] else default_key_file(workspace_id(home))
+    path = (
+        Path(settings["key_file"]) if settings["key_file"] else default_key_file(workspace_id(home))
+    )
     if path.resolve().is_relative_to(home.resolve()):
         raise KeyError_(
             f"key file {path} lies inside the workspace {home}: keys must be kept outside the "
