@@ -32,7 +32,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Must lie outside the workspace.",
     ),
     Setting("key", "", "Encryption key itself (hex); when set, no key file is read."),
-    Setting("memory_limit", "6GB", "DuckDB memory limit for data-plane work."),
+    Setting(
+        "memory_limit",
+        "4GB",
+        "DuckDB memory limit; the process peaks at about this plus 2-3 GB while ingesting.",
+    ),
     Setting("threads", 0, "DuckDB threads; 0 = one per core."),
     Setting(
         "storage_compression",

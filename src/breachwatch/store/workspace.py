@@ -162,6 +162,8 @@ def _connect(root: Path, settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
     con.execute(f"SET temp_directory = '{_sql_quote(str(root / 'tmp'))}'")
     con.execute("SET temp_file_encryption = true")
     con.execute(f"SET force_compression = '{compression}'")
+    # Row order of stored tables carries no meaning (record_no does): let inserts run freely.
+    con.execute("SET preserve_insertion_order = false")
     return con
 
 
