@@ -186,3 +186,21 @@ def test_catalogue_and_sources_record_the_ingest(ws: Workspace) -> None:
     assert row == [("delimited", "cp1252", ";", 3)]
     created = _rows(ws, "SELECT created_at FROM breaches WHERE name = 'telecom'")[0][0]
     assert isinstance(created, dt.datetime)
+
+
+def test_over_long_line_is_quarantined_with_its_line(
+    ws_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from breachwatch.store.workspace import open_workspace
+
+    monkeypatch.setenv("BREACHWATCH_MAX_LINE_BYTES", "4096")
+    path = tmp_path / "long.csv"
+    path.write_bytes(b"nom;prenom\nMartin;Lea\n" + b"A" * 100_000 + b";B\nPetit;Luc\n")
+    with open_workspace(ws_home) as workspace:
+        totals = ingest(workspace, [path], "long").totals()
+        assert (totals["rows_accepted"], totals["rows_quarantined"]) == (2, 1)
+        (line, record_no, reason), = _rows(workspace, "SELECT line, record_no, reason FROM quarantine")
+        assert (line, record_no) == (3, 2)
+        assert "line too long: 100,002 bytes" in reason
+        lines = _rows(workspace, "SELECT line FROM records ORDER BY record_no")
+        assert lines == [(2,), (4,)]
