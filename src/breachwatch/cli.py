@@ -181,7 +181,9 @@ def breaches(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @app.command()
 def export(
-    table: Annotated[str, typer.Argument(help="records, quarantine, sources or breaches.")],
+    table: Annotated[
+        str, typer.Argument(help="records, quarantine, sources, breaches, affected or unmatched.")
+    ],
     out_file: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
     breach: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
 ) -> None:
@@ -195,6 +197,29 @@ def export(
 
 
 @app.command()
+def affected(
+    breach: Annotated[str, typer.Option(help="The leak to link to the registry.")],
+    registry: Annotated[str | None, typer.Option(help="Registry dataset (if several).")] = None,
+    engine: Annotated[str, typer.Option(help="duckdb (spark: not available yet).")] = "duckdb",
+    threshold: Annotated[
+        float, typer.Option(help="Minimum match probability of a probabilistic link.")
+    ] = 0.99,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
+) -> None:
+    """Who in the registry is in this leak, and which of their data classes leaked."""
+    from breachwatch.linkage.affected import compute_affected
+    from breachwatch.linkage.summary import print_affected
+    from breachwatch.store.workspace import open_workspace
+
+    with open_workspace(state.workspace) as ws:
+        report = compute_affected(ws, breach, registry, engine, threshold)
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        print_affected(out, report)
+
+
+@app.command()
 def demo(
     people: Annotated[int, typer.Option(help="People in the synthetic registry.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
@@ -205,7 +230,7 @@ def demo(
         "demo-data"
     ),
 ) -> None:
-    """End-to-end demo on synthetic data: synth → init → ingest everything → summaries."""
+    """End-to-end demo on synthetic data: synth → init → ingest → affected population."""
     from breachwatch.demo import run_demo
 
     with _progress() as progress:

@@ -12,6 +12,8 @@ from breachwatch.errors import UsageError
 from breachwatch.ingest.catalogue import catalogue, print_catalogue
 from breachwatch.ingest.pipeline import ingest
 from breachwatch.ingest.summary import print_summary
+from breachwatch.linkage.affected import compute_affected
+from breachwatch.linkage.summary import print_affected
 from breachwatch.settings import load_settings
 from breachwatch.store.workspace import (
     default_key_file,
@@ -48,6 +50,10 @@ def run_demo(
             print_summary(console, ingest(ws, [path], breach, role, progress=progress))
         console.rule("catalogue")
         print_catalogue(console, catalogue(ws))
+        console.rule("affected population: who is in each leak")
+        for _, breach, role in jobs:
+            if role == Role.LEAK and breach:
+                print_affected(console, compute_affected(ws, breach))
     if serve:
         console.print(
             "No web UI exists yet (it arrives with the self-check capability); nothing to serve."

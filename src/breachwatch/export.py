@@ -17,6 +17,15 @@ EXPORTABLE = {
         "::VARCHAR AS raw FROM records r JOIN sources s USING (source_id)"
     ),
     "quarantine": "SELECT * FROM quarantine",
+    "affected": (
+        "SELECT record_id, breach, data_classes, match_probability, match_route, "
+        "len(leak_uids) AS leaked_records FROM affected ORDER BY breach, record_id"
+    ),
+    "unmatched": (
+        "SELECT r.* EXCLUDE (raw) FROM records r JOIN breaches b ON b.name = r.breach "
+        "WHERE b.role = 'leak' AND r.breach IN (SELECT breach FROM affected) "
+        "AND r.record_uid NOT IN (SELECT leak_uid FROM affected_links l WHERE l.breach = r.breach)"
+    ),
     "sources": "SELECT * FROM sources",
     "breaches": "SELECT * FROM breaches",
 }

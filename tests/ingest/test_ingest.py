@@ -199,7 +199,9 @@ def test_over_long_line_is_quarantined_with_its_line(
     with open_workspace(ws_home) as workspace:
         totals = ingest(workspace, [path], "long").totals()
         assert (totals["rows_accepted"], totals["rows_quarantined"]) == (2, 1)
-        (line, record_no, reason), = _rows(workspace, "SELECT line, record_no, reason FROM quarantine")
+        ((line, record_no, reason),) = _rows(
+            workspace, "SELECT line, record_no, reason FROM quarantine"
+        )
         assert (line, record_no) == (3, 2)
         assert "line too long: 100,002 bytes" in reason
         lines = _rows(workspace, "SELECT line FROM records ORDER BY record_no")

@@ -60,6 +60,30 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS records ({cols})")
     con.execute(
         """
+        CREATE TABLE IF NOT EXISTS affected_links (
+            breach VARCHAR NOT NULL,
+            leak_uid BIGINT NOT NULL,
+            registry_uid BIGINT NOT NULL,
+            route VARCHAR NOT NULL,
+            match_probability DOUBLE NOT NULL,
+            explanation JSON NOT NULL
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS affected (
+            breach VARCHAR NOT NULL,
+            record_id VARCHAR,
+            registry_uid BIGINT NOT NULL,
+            data_classes VARCHAR[] NOT NULL,
+            match_probability DOUBLE NOT NULL,
+            match_route VARCHAR NOT NULL,
+            leak_uids BIGINT[] NOT NULL,
+            computed_at TIMESTAMP NOT NULL
+        )"""
+    )
+    con.execute(
+        """
         CREATE OR REPLACE VIEW records_raw AS
         SELECT r.record_uid, r.breach, r.source_id, r.line, r.record_no,
                map_from_entries(list_zip(s.column_names, r.raw)) AS raw

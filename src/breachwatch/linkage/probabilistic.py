@@ -1,0 +1,513 @@
+"""Probabilistic linkage of leaked records to the registry: Splink 5 (Fellegi-Sunter) on DuckDB.
+
+Runs on the leaked records that no deterministic key settled (``deterministic.py``): first
+name, last name, date of birth, address (street, postal code, city), e-mail and phone are
+compared level by level; each level weighs log2(m/u) bits and their sum, with the prior, says
+how much more likely the pair is one person than two.
+
+Splink's working tables go to a private in-memory catalog attached for the run and detached
+afterwards: they never bloat the encrypted workspace file (DuckDB reuses freed blocks but never
+returns them) and nothing of them survives the call. DuckDB still spills them to the workspace's
+temp directory, which is encrypted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink import comparison_level_library as cll
+from splink import comparison_library as cl
+
+LEAK, REGISTRY = "leak", "registry"
+
+# The columns Splink sees, under the names the explanation shows (the ``*_match`` forms are the
+# folded values ingest prepared for comparison). Casts fix the types: a leak query may write
+# ``NULL AS email_match`` and an untyped NULL would not union with the registry's VARCHAR.
+_INPUT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("record_uid", "CAST(record_uid AS BIGINT)"),
+    ("first_name", "CAST(first_name_match AS VARCHAR)"),
+    ("last_name", "CAST(last_name_match AS VARCHAR)"),
+    ("birth_name", "CAST(birth_name_match AS VARCHAR)"),
+    ("date_of_birth", "CAST(date_of_birth AS DATE)"),
+    ("postal_code", "CAST(postal_code AS VARCHAR)"),
+    ("city", "CAST(city_match AS VARCHAR)"),
+    ("postal_address", "CAST(postal_address_match AS VARCHAR)"),
+    ("email", "CAST(email_match AS VARCHAR)"),
+    ("phone", "CAST(phone AS VARCHAR)"),
+)
+
+# u is measured on random pairs (almost all non-matches). 1e7 pairs pin down u of the rare
+# levels (exact e-mail, exact address) and cost little next to scoring the blocked pairs.
+U_MAX_PAIRS = 1e7
+# EM sees at most this many blocked pairs per training rule (a deterministic hash sample).
+EM_MAX_PAIRS = 2e6
+# Below this many blocked pairs an EM run learns nothing reliable: the rule is skipped.
+EM_MIN_PAIRS = 200
+# Records Splink's EM probe samples to estimate the blocked pairs when it has to subsample.
+EM_PROBE_RECORDS = 1e5
+# EM blockings, the first that yields enough pairs is used (see _train).
+EM_BLOCKINGS: tuple[tuple[str, ...], ...] = (("date_of_birth",), ("first_name", "last_name"))
+# Prior m of each comparison's levels (non-null levels, in order): EM's starting point, and
+# what a level keeps when EM cannot train it (a small residual leak, or a typo level a clean
+# leak never shows). From how a leak degrades a record: names and birth dates are copied with
+# rare typos, addresses and contacts go stale.
+M_PRIORS: dict[str, tuple[float, ...]] = {
+    "first_name": (0.93, 0.03, 0.01, 0.005, 0.015, 0.01),
+    "last_name": (0.88, 0.05, 0.03, 0.01, 0.005, 0.015, 0.01),
+    # exact, one typo, <= 1 month, <= 1 year, <= 10 years, other
+    "date_of_birth": (0.96, 0.02, 0.008, 0.006, 0.003, 0.003),
+    "address": (0.8, 0.05, 0.03, 0.02, 0.03, 0.07),
+    "email": (0.8, 0.2),
+    "phone": (0.8, 0.2),
+}
+# Comparisons whose m stays at the prior. EM cannot learn the date of birth from a leak: the
+# pairs that agree on everything else are a household's namesakes as often as the person (a son
+# named after his father, same address), so EM learns that birth dates change (m = 12 % for
+# "other date" on the telecom leak's residual after deterministic keys). A leak copies a birth
+# date; a true match disagrees on it by a typo, rarely by more.
+FIXED_M = frozenset({"date_of_birth"})
+# Least m probability of a level: at most log2(M_FLOOR / u) ~ -10 bits for one disagreement.
+M_FLOOR = 1e-3
+# Share of true matches assumed to agree exactly on first name, last name and date of birth:
+# turns the count of such agreements into the prior (see _prior).
+EXACT_NAME_DOB_RECALL = 0.8
+
+_OUT_COLUMNS = (
+    "leak_uid BIGINT, registry_uid BIGINT, match_probability DOUBLE, match_weight DOUBLE, "
+    "explanation VARCHAR"
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProbabilisticResult:
+    # Table in the connection's default catalog: leak_uid, registry_uid, match_probability,
+    # match_weight, explanation (JSON: comparison -> {"level": label, "weight": match weight}).
+    table: str
+    candidates: int  # leaked records considered
+    pairs_scored: int  # record pairs the blocking rules produced and Splink scored
+    seconds: float
+
+
+def link_probabilistic(
+    con: duckdb.DuckDBPyConnection,
+    leak_sql: str,
+    registry_sql: str,
+    threshold: float = 0.99,
+    out_table: str = "affected_probabilistic",
+    seed: int = 42,
+) -> ProbabilisticResult:
+    """Link each record of ``leak_sql`` to its best registry record of ``registry_sql``.
+
+    Both queries return rows of the ``records`` table and run on ``con`` (so they may use its
+    temp views). Writes ``out_table`` (CREATE OR REPLACE) with at most one row per leaked record:
+    its single best registry candidate, if that pair reaches ``threshold``.
+
+    The default threshold is high on purpose: a false link tells someone their data leaked
+    when it did not and hides the real victim, whereas a record left unlinked stays in the
+    count of unmatched leaked records that the response team reviews.
+    """
+    started = time.perf_counter()
+    _check_arguments(threshold, out_table)
+    target = _target_name(con, out_table)
+    scratch = f"bw_splink_{uuid.uuid4().hex[:12]}"
+    con.execute(f"ATTACH ':memory:' AS {scratch}")
+    try:
+        candidates, registry = _stage_inputs(con, scratch, leak_sql, registry_sql)
+        if registry == 0:
+            raise ValueError(
+                "the registry query returned no records: there is nobody to link the leak to "
+                "(ingest the registry with --role registry, or check registry_sql)"
+            )
+        pairs, best = 0, None
+        if candidates:
+            pairs, labels = _run_splink(con, scratch, candidates, registry, threshold, seed)
+            best = _best_links_sql(con, f"{scratch}.main.predictions", labels, threshold)
+        _write_output(con, target, best)
+    finally:
+        con.execute(f"DETACH DATABASE IF EXISTS {scratch}")
+    return ProbabilisticResult(out_table, candidates, pairs, time.perf_counter() - started)
+
+
+def _check_arguments(threshold: float, out_table: str) -> None:
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold {threshold}: expected a match probability in (0, 1)")
+    if not _IDENTIFIER.fullmatch(out_table):
+        raise ValueError(f"out_table {out_table!r}: expected a plain SQL identifier")
+
+
+def _target_name(con: duckdb.DuckDBPyConnection, out_table: str) -> str:
+    # Resolved now: the output belongs to the caller's default catalog, whatever Splink selects.
+    row = con.execute("SELECT current_database(), current_schema()").fetchone()
+    assert row is not None
+    return f'"{row[0]}"."{row[1]}"."{out_table}"'
+
+
+def _stage_inputs(
+    con: duckdb.DuckDBPyConnection, scratch: str, leak_sql: str, registry_sql: str
+) -> tuple[int, int]:
+    """Copies the compared columns of both sides into the scratch catalog; returns row counts."""
+    select = ", ".join(f"{expr} AS {name}" for name, expr in _INPUT_COLUMNS)
+    counts = []
+    for name, sql in ((LEAK, leak_sql), (REGISTRY, registry_sql)):
+        con.execute(f"CREATE TABLE {scratch}.main.{name} AS SELECT {select} FROM ({sql}) AS src")
+        row = con.execute(f"SELECT count(*) FROM {scratch}.main.{name}").fetchone()
+        counts.append(int(row[0]) if row else 0)
+    return counts[0], counts[1]
+
+
+class _DropUntrainedLevelNotices(logging.Filter):
+    """Drops Splink's "level ... not observed in dataset" warnings.
+
+    They are expected, not a fault: a clean leak shows no typo, so EM never sees the fuzzy
+    levels (``_regularised`` gives them a small m). Logged here at DEBUG instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "not observed in dataset" in message:
+            logger.debug("splink: %s", " ".join(message.split()))
+            return False
+        return True
+
+
+@contextmanager
+def _quiet_splink() -> Iterator[None]:
+    # Splink logs progress at INFO; only its warnings and errors reach the caller's handlers.
+    # A logger's filter sees only the records of that very logger, so it goes on every splink.*
+    # logger (they exist once splink is imported).
+    splink_logger = logging.getLogger("splink")
+    previous = splink_logger.level
+    notices = _DropUntrainedLevelNotices()
+    loggers = [splink_logger] + [
+        logging.getLogger(name)
+        for name in list(logging.root.manager.loggerDict)
+        if name.startswith("splink.")
+    ]
+    splink_logger.setLevel(logging.WARNING)
+    for each in loggers:
+        each.addFilter(notices)
+    try:
+        yield
+    finally:
+        for each in loggers:
+            each.removeFilter(notices)
+        splink_logger.setLevel(previous)
+
+
+def _run_splink(
+    con: duckdb.DuckDBPyConnection,
+    scratch: str,
+    candidates: int,
+    registry: int,
+    threshold: float,
+    seed: int,
+) -> tuple[int, dict[str, dict[int, str]]]:
+    """Trains the model, scores the blocked pairs into ``scratch.main.predictions``.
+
+    Returns the number of pairs scored and, per comparison, the label of each gamma value."""
+    # A cursor of its own: Splink creates its tables in the default catalog, which must be
+    # the scratch one without moving the caller's.
+    cursor = con.cursor()
+    try:
+        cursor.execute(f"USE {scratch}")
+        prior = _prior(cursor, candidates, registry)
+        with _quiet_splink():
+            db_api = DuckDBAPI(cursor)
+            inputs = [db_api.register(n, dataset_display_name=n) for n in (LEAK, REGISTRY)]
+            trainer = Linker(inputs, _settings(prior), log_level=None)
+            _train(trainer, cursor, seed)
+            model = _regularised(trainer.misc.save_model_to_json())
+            linker = Linker(inputs, model, log_level=None)
+            pairs = _predict(cursor, linker, threshold)
+    finally:
+        cursor.close()
+    return pairs, _level_labels(model)
+
+
+def _predict(cursor: duckdb.DuckDBPyConnection, linker: Linker, threshold: float) -> int:
+    """Scores the blocked pairs into table ``predictions``; returns how many were scored."""
+    # Blocking first, as a table of its own, to count the pairs: predict() keeps only those
+    # above the threshold.
+    blocked = linker.inference.compute_blocked_pairs_for_predict()
+    row = blocked.as_duckdbpyrelation().count("*").fetchone()
+    linker.table_management.register_blocked_pairs_for_predict(blocked)
+    predictions = linker.inference.predict(
+        threshold_match_probability=threshold, warning_mode="never"
+    )
+    cursor.execute(f"ALTER TABLE {predictions.physical_name} RENAME TO predictions")
+    return int(row[0]) if row else 0
+
+
+def _prior(cursor: duckdb.DuckDBPyConnection, candidates: int, registry: int) -> float:
+    """Probability that a random (leaked, registry) pair is a match.
+
+    Estimated from the leaked records with an exact first name + last name + date of birth
+    twin in the registry, scaled up by the recall such agreement has on true matches. Capped at
+    1 / registry size: a leaked record is at most one registry person."""
+    row = cursor.execute(
+        f"""SELECT count(DISTINCT l.record_uid) FROM {LEAK} l JOIN {REGISTRY} r
+            ON l.first_name = r.first_name AND l.last_name = r.last_name
+            AND l.date_of_birth = r.date_of_birth"""
+    ).fetchone()
+    # At least one expected match: a prior of 0 would make every probability 0.
+    expected = max(int(row[0]) if row else 0, 1) / EXACT_NAME_DOB_RECALL
+    return min(expected / (candidates * registry), 1.0 / registry)
+
+
+def _settings(prior: float) -> SettingsCreator:
+    return SettingsCreator(
+        link_type="link_only",
+        unique_id_column_name="record_uid",
+        probability_two_random_records_match=prior,
+        comparisons=_comparisons(),
+        blocking_rules_to_generate_predictions=_prediction_blocking_rules(),
+        retain_matching_columns=True,  # gamma_* columns: the level of each comparison
+        retain_intermediate_calculation_columns=True,  # mw_* columns: its match weight
+    )
+
+
+def _comparisons() -> list[Any]:
+    comparisons = [
+        _name_comparison("first_name", "last_name", "first name"),
+        _name_comparison("last_name", "first_name", "last name", birth_name=True),
+        cl.DateOfBirthComparison("date_of_birth", input_is_string=False),
+        _address_comparison(),
+        cl.ExactMatch("email"),
+        cl.ExactMatch("phone"),
+    ]
+    for comparison, priors in zip(comparisons, M_PRIORS.values(), strict=True):
+        comparison.configure(m_probabilities=list(priors))
+    return comparisons
+
+
+def _name_comparison(col: str, other: str, label: str, birth_name: bool = False) -> Any:
+    """Jaro-Winkler levels with term frequencies on the exact level (a shared ``martin`` says
+    less than a shared ``kerbrat``), plus the levels a true match shows when names moved:
+    first and last name swapped, or a married name against the birth name."""
+    levels: list[Any] = [
+        cll.NullLevel(col),
+        cll.ExactMatchLevel(col, term_frequency_adjustments=True),
+    ]
+    if birth_name:
+        levels.append(
+            cll.CustomLevel(
+                f"{col}_l = birth_name_r OR birth_name_l = {col}_r",
+                label_for_charts=f"{label} is the other's birth name",
+            )
+        )
+    levels += [
+        cll.JaroWinklerLevel(col, 0.92),
+        cll.JaroWinklerLevel(col, 0.88),
+        cll.CustomLevel(
+            f"{col}_l = {other}_r OR {other}_l = {col}_r",
+            label_for_charts=f"{label} swapped with {other.replace('_', ' ')}",
+        ),
+        cll.JaroWinklerLevel(col, 0.7),
+        cll.ElseLevel(),
+    ]
+    return cl.CustomComparison(levels, output_column_name=col)
+
+
+def _address_comparison() -> Any:
+    """Street, postal code and city as one comparison, graded from the same address down to
+    the same département.
+
+    One comparison, not three: a city follows from its postal code and a street is read within
+    its town, so summing them as independent evidence would count one home two or three times,
+    and a relative living there would look like the person."""
+    street = "postal_address"
+    return cl.CustomComparison(
+        [
+            cll.And(cll.NullLevel(street), cll.NullLevel("postal_code"), cll.NullLevel("city")),
+            cll.And(cll.ExactMatchLevel(street), cll.ExactMatchLevel("postal_code")).configure(
+                label_for_charts="same street address and postal code"
+            ),
+            cll.And(
+                cll.JaroWinklerLevel(street, 0.9),
+                cll.Or(cll.ExactMatchLevel("postal_code"), cll.ExactMatchLevel("city")),
+            ).configure(label_for_charts="similar street address in the same town"),
+            cll.And(cll.ExactMatchLevel("postal_code"), cll.ExactMatchLevel("city")).configure(
+                label_for_charts="same postal code and city, other street"
+            ),
+            cll.Or(
+                cll.ExactMatchLevel("postal_code"), cll.JaroWinklerLevel("city", 0.92)
+            ).configure(label_for_charts="same postal code or city"),
+            cll.CustomLevel(
+                "substr(postal_code_l, 1, 2) = substr(postal_code_r, 1, 2)",
+                label_for_charts="same département",
+            ),
+            cll.ElseLevel(),
+        ],
+        output_column_name="address",
+    )
+
+
+def _prediction_blocking_rules() -> list[Any]:
+    """Equi-joins only, each selective on a 43 M registry (a date of birth alone is shared by
+    ~2,000 people, a last name by up to 200,000). Together they let a true match through when
+    any one of name, date of birth or address changed."""
+    return [
+        block_on("date_of_birth", "postal_code"),
+        block_on("date_of_birth", "substr(last_name, 1, 3)"),
+        block_on("date_of_birth", "substr(first_name, 1, 3)"),
+        block_on("postal_code", "substr(last_name, 1, 3)", "substr(first_name, 1, 1)"),
+        block_on("email"),
+        block_on("phone"),
+    ]
+
+
+def _train(linker: Linker, cursor: duckdb.DuckDBPyConnection, seed: int) -> None:
+    """u from random pairs, m by EM on pairs sharing a date of birth: names, address, e-mail
+    and phone are free to vary there, and few non-matches share one. Pairs sharing first and
+    last name stand in when the leak holds no date of birth."""
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
+    records = _count(cursor, LEAK) + _count(cursor, REGISTRY)
+    for columns in EM_BLOCKINGS:
+        if _expectation_maximisation(linker, cursor, columns, records):
+            break
+
+
+def _expectation_maximisation(
+    linker: Linker, cursor: duckdb.DuckDBPyConnection, columns: tuple[str, ...], records: int
+) -> bool:
+    """One EM run blocked on ``columns``; False (and no run) when they yield too few pairs."""
+    pairs = _blocked_pairs(cursor, columns)
+    if pairs < EM_MIN_PAIRS:
+        return False
+    # Splink sizes its EM sample from a probe of 1 % of the records, which finds nothing on a
+    # small leak: no sampling when the pairs fit, else a probe of ~EM_PROBE_RECORDS records.
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on(*columns),
+        max_pairs=EM_MAX_PAIRS if pairs > EM_MAX_PAIRS else None,
+        record_sample_proportion=min(1.0, EM_PROBE_RECORDS / records),
+    )
+    return True
+
+
+def _count(cursor: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = cursor.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _blocked_pairs(cursor: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> int:
+    """Pairs an equi-join on ``columns`` yields, from per-key counts (no join of the rows)."""
+    cols = ", ".join(columns)
+    not_null = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+    row = cursor.execute(
+        f"""SELECT sum(l.n * r.n) FROM
+            (SELECT {cols}, count(*) AS n FROM {LEAK} WHERE {not_null} GROUP BY ALL) l
+            JOIN (SELECT {cols}, count(*) AS n FROM {REGISTRY} WHERE {not_null} GROUP BY ALL) r
+            USING ({cols})"""
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _regularised(model: dict[str, Any]) -> dict[str, Any]:
+    """The trained model, its m probabilities completed and floored (then renormalised).
+
+    EM leaves m empty for a level it never saw among matches (no typo in a clean leak): the
+    prior stands in, as it does for the FIXED_M comparisons. EM drives m to ~1e-14 for a level
+    it saw only among non-matches: a single nickname or swapped field would then outweigh every
+    other agreement (-43 bits on our data). The floor says "rare among matches", not
+    "impossible"."""
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
+        trained = [None if name in FIXED_M else lvl.get("m_probability") for lvl in levels]
+        floored = [
+            max(m or prior, M_FLOOR) for m, prior in zip(trained, M_PRIORS[name], strict=True)
+        ]
+        total = sum(floored)
+        for level, m in zip(levels, floored, strict=True):
+            level["m_probability"] = m / total
+    return model
+
+
+def _level_labels(model: dict[str, Any]) -> dict[str, dict[int, str]]:
+    """gamma value -> level label, per comparison, from the saved model.
+
+    Splink numbers the levels of a comparison in order: the null level is -1, the others count
+    down to 0 (the ELSE level)."""
+    labels: dict[str, dict[int, str]] = {}
+    for comparison in model["comparisons"]:
+        levels = comparison["comparison_levels"]
+        gamma = sum(1 for lvl in levels if not lvl.get("is_null_level")) - 1
+        by_gamma: dict[int, str] = {}
+        for level in levels:
+            if level.get("is_null_level"):
+                by_gamma[-1] = level.get("label_for_charts", "null")
+            else:
+                by_gamma[gamma] = level.get("label_for_charts", str(gamma))
+                gamma -= 1
+        labels[comparison["output_column_name"]] = by_gamma
+    return labels
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _explanation_sql(labels: dict[str, dict[int, str]], columns: set[str]) -> str:
+    parts = []
+    for name, by_gamma in labels.items():
+        cases = " ".join(f"WHEN {g} THEN {_sql_str(lbl)}" for g, lbl in by_gamma.items())
+        # A term-frequency adjustment is part of the level's weight: it says how rare the
+        # agreeing value is.
+        tf = f" + coalesce(mw_tf_adj_{name}, 0)" if f"mw_tf_adj_{name}" in columns else ""
+        parts.append(
+            f"{_sql_str(name)}, json_object('level', CASE gamma_{name} {cases} END, "
+            f"'weight', round(mw_{name}{tf}, 4))"
+        )
+    return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
+
+
+def _best_links_sql(
+    con: duckdb.DuckDBPyConnection,
+    predictions: str,
+    labels: dict[str, dict[int, str]],
+    threshold: float,
+) -> str:
+    """One row per leaked record: its best registry candidate.
+
+    Single best link because a leaked row is one person and the registry holds each person once;
+    a second candidate above the threshold is a relative or a namesake, not a second victim.
+    Ties go to the lowest registry uid so that the result does not depend on row order."""
+    columns = {d[0] for d in con.execute(f"SELECT * FROM {predictions} LIMIT 0").description}
+    return f"""
+        WITH scored AS (
+            SELECT CASE WHEN source_dataset_l = '{LEAK}' THEN record_uid_l
+                        ELSE record_uid_r END AS leak_uid,
+                   CASE WHEN source_dataset_l = '{LEAK}' THEN record_uid_r
+                        ELSE record_uid_l END AS registry_uid,
+                   match_probability, match_weight,
+                   {_explanation_sql(labels, columns)} AS explanation
+            FROM {predictions}
+            WHERE match_probability >= {threshold!r}
+        )
+        SELECT leak_uid, registry_uid, match_probability, match_weight, explanation
+        FROM scored
+        QUALIFY row_number() OVER (
+            PARTITION BY leak_uid ORDER BY match_weight DESC, registry_uid) = 1"""
+
+
+def _write_output(con: duckdb.DuckDBPyConnection, target: str, select_sql: str | None) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {target} ({_OUT_COLUMNS})")
+        if select_sql is not None:
+            con.execute(f"INSERT INTO {target} {select_sql}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
