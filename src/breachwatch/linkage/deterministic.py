@@ -24,10 +24,13 @@ _KEYS: tuple[tuple[str, int, tuple[str, ...], tuple[str, ...], bool], ...] = (
     ("email", 3, ("email_match", "email_2_match"), ("email_match", "email_2_match"), True),
     ("phone", 4, ("phone", "phone_2"), ("phone", "phone_2"), True),
 )
-# Same date of birth; or, when the leak has no date of birth, same first name and postal code.
+# Same date of birth; or, when the leak has no date of birth, same first name and postal code;
+# or, when it has neither date of birth nor first name (forum accounts), same city.
 _CORROBORATION = (
     "(l.date_of_birth = r.date_of_birth OR (l.date_of_birth IS NULL "
-    "AND l.first_name_match = r.first_name_match AND l.postal_code = r.postal_code))"
+    "AND l.first_name_match = r.first_name_match AND l.postal_code = r.postal_code) "
+    "OR (l.date_of_birth IS NULL AND l.first_name_match IS NULL "
+    "AND l.city_match = r.city_match))"
 )
 
 

@@ -26,6 +26,7 @@ import duckdb
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink import comparison_level_library as cll
 from splink import comparison_library as cl
+from splink.internals.exceptions import EMTrainingException
 
 LEAK, REGISTRY = "leak", "registry"
 
@@ -387,11 +388,17 @@ def _expectation_maximisation(
         return False
     # Splink sizes its EM sample from a probe of 1 % of the records, which finds nothing on a
     # small leak: no sampling when the pairs fit, else a probe of ~EM_PROBE_RECORDS records.
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on(*columns),
-        max_pairs=EM_MAX_PAIRS if pairs > EM_MAX_PAIRS else None,
-        record_sample_proportion=min(1.0, EM_PROBE_RECORDS / records),
-    )
+    try:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*columns),
+            max_pairs=EM_MAX_PAIRS if pairs > EM_MAX_PAIRS else None,
+            record_sample_proportion=min(1.0, EM_PROBE_RECORDS / records),
+        )
+    except (ValueError, EMTrainingException) as exc:
+        # Few leftover records against a large registry can drive an m to exactly 0, which
+        # Splink refuses: the hand-set priors (M_PRIORS) stand in for this run.
+        logger.warning("EM blocked on %s failed (%s); keeping the prior m values", columns, exc)
+        return False
     return True
 
 
