@@ -6,6 +6,7 @@ with a non-zero exit code; tracebacks are for bugs only.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -115,6 +116,15 @@ def synth(
     console.print(f"synthetic data for {people:,} people written to [bold]{manifest.out}[/bold]")
 
 
+def _date(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--disclosed {text!r}: expected a date as YYYY-MM-DD") from None
+
+
 def _parse_maps(maps: list[str]) -> dict[str, DataClass]:
     parsed: dict[str, DataClass] = {}
     for item in maps:
@@ -150,6 +160,9 @@ def ingest(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")
     ] = False,
+    disclosed: Annotated[
+        str | None, typer.Option(help="Date the leak became public (YYYY-MM-DD).")
+    ] = None,
 ) -> None:
     """Ingest leak dumps or the registry: typed, validated, normalised records."""
     from breachwatch.ingest.pipeline import ingest as run_ingest
@@ -158,7 +171,9 @@ def ingest(
 
     overrides = _parse_maps(maps)
     with open_workspace(state.workspace) as ws, _progress() as progress:
-        report = run_ingest(ws, paths, breach, role, fmt, encoding, overrides, progress)
+        report = run_ingest(
+            ws, paths, breach, role, fmt, encoding, overrides, progress, _date(disclosed)
+        )
     if as_json:
         print(json.dumps(report.totals(), ensure_ascii=False))
     else:
@@ -217,6 +232,41 @@ def affected(
         print(json.dumps(report.to_json(), ensure_ascii=False))
     else:
         print_affected(out, report)
+
+
+@app.command()
+def risk(
+    breach: Annotated[str, typer.Option(help="The breach being analysed (e.g. the agency's).")],
+    person: Annotated[
+        str | None, typer.Option(help="Show one person (registry record_id).")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="fr or en, for names and advice.")] = "fr",
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
+) -> None:
+    """Exposure across every leak and named risks with advice, per person and in aggregate."""
+    from breachwatch.risk.rules import compute_risk, load_rules, person_risks
+    from breachwatch.risk.summary import print_person, print_risk
+    from breachwatch.store.workspace import open_workspace
+
+    if lang not in ("fr", "en"):
+        raise UsageError(f"--lang {lang!r}: expected fr or en")
+    rules = load_rules()
+    with open_workspace(state.workspace) as ws:
+        totals = compute_risk(ws, breach, rules)
+        found = person_risks(ws, person, rules) if person else None
+    if as_json:
+        payload: dict[str, Any] = dict(totals)
+        if found is not None:
+            payload["person"] = {
+                "record_id": person,
+                "exposed": found[0][1] if found else [],
+                "risks": [{"id": r.id, "level": r.level} for r, _ in found],
+            }
+        print(json.dumps(payload, ensure_ascii=False))
+    elif found is not None:
+        print_person(out, str(person), found, lang)
+    else:
+        print_risk(out, breach, totals, rules, lang)
 
 
 @app.command()

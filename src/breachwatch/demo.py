@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ from breachwatch.ingest.pipeline import ingest
 from breachwatch.ingest.summary import print_summary
 from breachwatch.linkage.affected import compute_affected
 from breachwatch.linkage.summary import print_affected
+from breachwatch.risk.rules import compute_risk, load_rules
+from breachwatch.risk.summary import print_risk
 from breachwatch.settings import load_settings
 from breachwatch.store.workspace import (
     default_key_file,
@@ -26,6 +29,14 @@ from breachwatch.types import Role
 
 DEMO_MARKER = ".demo-workspace"
 MAIN_BREACH = "agency-2026"
+# Disclosure dates of the synthetic breaches, so exposure shows what each one added.
+DISCLOSED = {
+    "forum": dt.date(2023, 6, 1),
+    "health": dt.date(2024, 2, 1),
+    "telecom": dt.date(2024, 10, 1),
+    "retail": dt.date(2025, 3, 1),
+    MAIN_BREACH: dt.date(2026, 3, 1),
+}
 
 
 def run_demo(
@@ -47,13 +58,18 @@ def run_demo(
         ]
         jobs += [(path, name, Role.LEAK) for name, path in manifest.earlier_leaks.items()]
         for path, breach, role in jobs:
-            print_summary(console, ingest(ws, [path], breach, role, progress=progress))
+            day = DISCLOSED.get(breach or "")
+            report = ingest(ws, [path], breach, role, progress=progress, disclosed=day)
+            print_summary(console, report)
         console.rule("catalogue")
         print_catalogue(console, catalogue(ws))
         console.rule("affected population: who is in each leak")
         for _, breach, role in jobs:
             if role == Role.LEAK and breach:
                 print_affected(console, compute_affected(ws, breach))
+        console.rule(f"risks of the people in {MAIN_BREACH}, given every leak")
+        rules = load_rules()
+        print_risk(console, MAIN_BREACH, compute_risk(ws, MAIN_BREACH, rules), rules, "en")
     if serve:
         console.print(
             "No web UI exists yet (it arrives with the self-check capability); nothing to serve."

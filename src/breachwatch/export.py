@@ -21,6 +21,8 @@ EXPORTABLE = {
         "SELECT record_id, breach, data_classes, match_probability, match_route, "
         "len(leak_uids) AS leaked_records FROM affected ORDER BY breach, record_id"
     ),
+    "exposure": "SELECT * FROM exposure",
+    "risk": "SELECT * FROM risk",
     "unmatched": (
         "SELECT r.* EXCLUDE (raw) FROM records r JOIN breaches b ON b.name = r.breach "
         "WHERE b.role = 'leak' AND r.breach IN (SELECT breach FROM affected) "

@@ -78,6 +78,19 @@ def test_human_summary(home: Path) -> None:
         (["ingest", str(DUMPS / "ragged.csv")], "--breach", 2),
         (["ingest", str(DUMPS / "ragged.csv"), "--breach", "x", "--format", "docx"], "--format", 2),
         (["export", "nothing", "--out", "x.csv"], "unknown table", 2),
+        (
+            ["ingest", str(DUMPS / "ragged.csv"), "--breach", "x", "--disclosed", "2999-01-01"],
+            "future",
+            2,
+        ),
+        (
+            ["ingest", str(DUMPS / "ragged.csv"), "--breach", "x", "--disclosed", "soon"],
+            "YYYY-MM-DD",
+            2,
+        ),
+        (["affected", "--breach", "nope"], "not an ingested leak", 2),
+        (["risk", "--breach", "nope"], "not an ingested leak", 2),
+        (["risk", "--breach", "nope", "--lang", "de"], "--lang", 2),
     ],
 )
 def test_user_mistakes_are_one_clear_line(
@@ -136,3 +149,17 @@ def test_breaches_catalogue_json(home: Path) -> None:
         "nir" not in entries["telecom"]["data_classes"]
         and "phone" in entries["telecom"]["data_classes"]
     )
+
+
+def test_affected_and_risk_json(home: Path) -> None:
+    run("ingest", str(DUMPS / "bom.csv"), "--role", "registry", home=home)
+    run("ingest", str(DUMPS / "gzipped.tsv.gz"), "--breach", "g", home=home)
+    result = run("affected", "--breach", "g", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    for key in ("affected_people", "unmatched_records", "by_route", "by_data_class"):
+        assert key in payload
+    assert payload["affected_people"] + payload["unmatched_records"] <= 2
+    risk = run("risk", "--breach", "g", "--json", home=home)
+    assert risk.returncode == 0, risk.stderr
+    assert set(json.loads(risk.stdout)) >= {"people", "by_risk", "by_highest_level"}

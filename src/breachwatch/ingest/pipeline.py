@@ -7,6 +7,7 @@ normalisers. Counts reconcile per source: rows read = rows accepted + rows quara
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -106,12 +107,13 @@ def ingest(
     encoding: str = "auto",
     overrides: dict[str, DataClass] | None = None,
     progress: Progress | None = None,
+    disclosed: dt.date | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
     name = _breach_name(breach, role)
     _check_options(fmt, encoding)
     refs = expand_inputs(paths, int(ws.settings["max_compression_ratio"]))
-    _upsert_breach(ws, name, role)
+    _upsert_breach(ws, name, role, disclosed)
     register_udfs(ws.con)
     reports = [_ingest_one(ws, ref, name, fmt, encoding, overrides or {}, progress) for ref in refs]
     return IngestReport(name, role.value, reports, time.perf_counter() - started)
@@ -136,14 +138,25 @@ def _check_options(fmt: str, encoding: str) -> None:
         raise UsageError(f"--encoding {encoding!r}: expected one of {', '.join(ENCODINGS)}")
 
 
-def _upsert_breach(ws: Workspace, name: str, role: Role) -> None:
+def _upsert_breach(ws: Workspace, name: str, role: Role, disclosed: dt.date | None) -> None:
     row = ws.con.execute("SELECT role FROM breaches WHERE name = ?", [name]).fetchone()
     if row and row[0] != role.value:
         raise UsageError(f"dataset {name!r} already exists as a {row[0]}, not a {role.value}")
+    if disclosed is not None:
+        if role == Role.REGISTRY:
+            raise UsageError("--disclosed is for a leak, not for the registry")
+        if disclosed > dt.date.today():
+            raise UsageError(f"--disclosed {disclosed}: a disclosure date cannot be in the future")
     if row:
-        ws.con.execute("UPDATE breaches SET updated_at = now() WHERE name = ?", [name])
+        ws.con.execute(
+            "UPDATE breaches SET updated_at = now(), "
+            "disclosed_on = coalesce(?, disclosed_on) WHERE name = ?",
+            [disclosed, name],
+        )
     else:
-        ws.con.execute("INSERT INTO breaches VALUES (?, ?, now(), now(), NULL)", [name, role.value])
+        ws.con.execute(
+            "INSERT INTO breaches VALUES (?, ?, now(), now(), ?)", [name, role.value, disclosed]
+        )
 
 
 def _ingest_one(

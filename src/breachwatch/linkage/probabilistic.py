@@ -255,7 +255,7 @@ def _prior(cursor: duckdb.DuckDBPyConnection, candidates: int, registry: int) ->
 
     Estimated from the leaked records with an exact first name + last name + date of birth
     twin in the registry, scaled up by the recall such agreement has on true matches. Capped at
-    1 / registry size: a leaked record is at most one registry person."""
+    1 / registry size: a leaked record is at most one registry person (and at 1/2)."""
     row = cursor.execute(
         f"""SELECT count(DISTINCT l.record_uid) FROM {LEAK} l JOIN {REGISTRY} r
             ON l.first_name = r.first_name AND l.last_name = r.last_name
@@ -263,7 +263,8 @@ def _prior(cursor: duckdb.DuckDBPyConnection, candidates: int, registry: int) ->
     ).fetchone()
     # At least one expected match: a prior of 0 would make every probability 0.
     expected = max(int(row[0]) if row else 0, 1) / EXACT_NAME_DOB_RECALL
-    return min(expected / (candidates * registry), 1.0 / registry)
+    # Below 1/2 even for a registry of one person: Splink turns a prior of 1 into infinite bits.
+    return min(expected / (candidates * registry), 1.0 / registry, 0.5)
 
 
 def _settings(prior: float) -> SettingsCreator:
