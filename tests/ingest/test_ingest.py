@@ -174,7 +174,7 @@ def test_unreadable_files_are_clear_errors(ws: Workspace, name: str) -> None:
 def test_leak_needs_a_name_registry_does_not(ws: Workspace) -> None:
     with pytest.raises(UsageError, match="--breach"):
         ingest(ws, [DUMPS / "bom.csv"], None)
-    report = ingest(ws, [DUMPS / "bom.csv"], None, Role.REGISTRY)
+    report = ingest(ws, [DUMPS / "registry_small.csv"], None, Role.REGISTRY)
     assert report.breach == "registry"
     with pytest.raises(UsageError, match="already exists as a registry"):
         ingest(ws, [DUMPS / "ragged.csv"], "registry", Role.LEAK)
@@ -206,3 +206,13 @@ def test_over_long_line_is_quarantined_with_its_line(
         assert "line too long: 100,002 bytes" in reason
         lines = _rows(workspace, "SELECT line FROM records ORDER BY record_no")
         assert lines == [(2,), (4,)]
+
+
+def test_registry_needs_its_own_id_column(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "reg.csv"
+    path.write_text("nom,prenom\nMartin,Léa\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="record_id"):
+        ingest(ws, [path], None, Role.REGISTRY)
+    assert _rows(ws, "SELECT count(*) FROM records") == [(0,)]
+    report = ingest(ws, [path], None, Role.REGISTRY, overrides={"nom": DataClass.RECORD_ID})
+    assert report.totals()["rows_accepted"] == 1

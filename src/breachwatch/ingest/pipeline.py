@@ -262,6 +262,7 @@ def _store(
     _check_overrides(overrides, columns, ref)
     guesses = classify_columns(columns, _samples(sample, columns), overrides)
     assignment = _assign_slots(guesses, report)
+    _check_registry_id(ws, breach, assignment, ref)
     writer = RecordWriter(ws.con, columns, assignment, breach, source_id)
     if parsed.format == "jsonl":
         writer.write_from(source_sql)
@@ -273,6 +274,18 @@ def _store(
     _finish_report(ws, parsed, report, source_id)
     report.seconds = time.perf_counter() - report.seconds
     _insert_source(ws, report, ref, info, breach, source_id)
+
+
+def _check_registry_id(
+    ws: Workspace, breach: str, assignment: dict[str, str], ref: SourceRef
+) -> None:
+    """Every later step names registry people by the registry's own id: it must be there."""
+    role = ws.con.execute("SELECT role FROM breaches WHERE name = ?", [breach]).fetchone()
+    if role and role[0] == Role.REGISTRY.value and "record_id" not in assignment:
+        raise UsageError(
+            f"{ref.display}: no column holds the registry's own person id; "
+            "name it with --map COLUMN=record_id"
+        )
 
 
 def _check_overrides(overrides: dict[str, DataClass], columns: list[str], ref: SourceRef) -> None:
