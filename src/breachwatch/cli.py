@@ -235,6 +235,60 @@ def affected(
 
 
 @app.command()
+def link(
+    threshold: Annotated[
+        float, typer.Option(help="Minimum probability of a probabilistic link.")
+    ] = 0.99,
+    engine: Annotated[str, typer.Option(help="duckdb (spark: not available yet).")] = "duckdb",
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
+) -> None:
+    """Cluster the registry and every leak into identities (one cluster = one person)."""
+    from dataclasses import asdict
+
+    from breachwatch.linkage.identity import cluster_identities
+    from breachwatch.store.workspace import open_workspace
+
+    if engine != "duckdb":
+        raise UsageError(f"--engine {engine!r}: only duckdb is available yet")
+    if not 0.5 <= threshold < 1.0:
+        raise UsageError(f"--threshold {threshold}: expected a probability in [0.5, 1)")
+    with open_workspace(state.workspace) as ws:
+        try:
+            report = cluster_identities(ws.con, threshold)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    if as_json:
+        print(json.dumps(asdict(report)))
+    else:
+        out.print(
+            f"{report.records:,} records → {report.clusters:,} identities "
+            f"({report.multi_record_clusters:,} with several records; "
+            f"{report.pairs_scored:,} pairs scored) in {report.seconds:.1f} s"
+        )
+
+
+person_app = typer.Typer(help="One person's identity cluster.", no_args_is_help=True)
+app.add_typer(person_app, name="person")
+
+
+@person_app.command("show")
+def person_show(
+    ident: Annotated[str, typer.Argument(help="Registry person id (record_id) or a record_uid.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
+) -> None:
+    """Explain a cluster: its records, the links that joined them, a waterfall of match weights."""
+    from breachwatch.linkage.person import explain, print_explanation
+    from breachwatch.store.workspace import open_workspace
+
+    with open_workspace(state.workspace) as ws:
+        data = explain(ws, ident)
+    if as_json:
+        print(json.dumps(data, default=str, ensure_ascii=False))
+    else:
+        print_explanation(out, data)
+
+
+@app.command()
 def risk(
     breach: Annotated[str, typer.Option(help="The breach being analysed (e.g. the agency's).")],
     person: Annotated[

@@ -22,6 +22,7 @@ EXPORTABLE = {
         "len(leak_uids) AS leaked_records FROM affected ORDER BY breach, record_id"
     ),
     "exposure": "SELECT * FROM exposure",
+    "clusters": "SELECT * FROM clusters",
     "risk": "SELECT * FROM risk",
     "unmatched": (
         "SELECT r.* EXCLUDE (raw) FROM records r JOIN breaches b ON b.name = r.breach "

@@ -169,3 +169,22 @@ def test_affected_and_risk_json(home: Path) -> None:
     risk = run("risk", "--breach", "g", "--json", home=home)
     assert risk.returncode == 0, risk.stderr
     assert set(json.loads(risk.stdout)) >= {"people", "by_risk", "by_highest_level"}
+
+
+def test_link_and_person_show(home: Path) -> None:
+    assert run("person", "show", "P1", home=home).returncode == 2  # nothing linked yet
+    assert (
+        run("ingest", str(DUMPS / "registry_small.csv"), "--role", "registry", home=home).returncode
+        == 0
+    )
+    assert run("ingest", str(DUMPS / "gzipped.tsv.gz"), "--breach", "g", home=home).returncode == 0
+    result = run("link", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["records"] == 4 and report["clusters"] <= 4
+    shown = run("person", "show", "P1", "--json", home=home)
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert any(r["record_id"] == "P1" for r in data["records"])
+    missing = run("person", "show", "P999", home=home)
+    assert missing.returncode == 2 and "no registry person" in missing.stderr

@@ -376,15 +376,15 @@ def _train(linker: Linker, cursor: duckdb.DuckDBPyConnection, seed: int) -> None
     linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
     records = _count(cursor, LEAK) + _count(cursor, REGISTRY)
     for columns in EM_BLOCKINGS:
-        if _expectation_maximisation(linker, cursor, columns, records):
+        if expectation_maximisation(linker, _blocked_pairs(cursor, columns), columns, records):
             break
 
 
-def _expectation_maximisation(
-    linker: Linker, cursor: duckdb.DuckDBPyConnection, columns: tuple[str, ...], records: int
+def expectation_maximisation(
+    linker: Linker, pairs: int, columns: tuple[str, ...], records: int
 ) -> bool:
-    """One EM run blocked on ``columns``; False (and no run) when they yield too few pairs."""
-    pairs = _blocked_pairs(cursor, columns)
+    """One EM run blocked on ``columns`` (which yield ``pairs``); False when it did not run:
+    too few pairs, or EM failed and the priors stand."""
     if pairs < EM_MIN_PAIRS:
         return False
     # Splink sizes its EM sample from a probe of 1 % of the records, which finds nothing on a

@@ -1,0 +1,361 @@
+"""Identities across the registry and every ingested leak (C3, exposure across leaks).
+
+All rows of ``records`` (registry and leaks alike, duplicates within one breach included) are
+grouped into identities: one cluster per person, whichever datasets hold them.
+
+1. Deterministic edges: two records share a valid NIR or agency id, or an e-mail (match form)
+   or E.164 phone corroborated by the same date of birth (or, where a side has none, the same
+   first name and postal code, or the same city when first names are missing too; a record
+   with neither date of birth nor first name, a forum account, links on the key alone when
+   the records behind that value show at most one date of birth). A key value
+   held by more than ``MAX_KEY_RECORDS`` records (a shared mailbox, a placeholder number) links
+   nobody: it would weld strangers into one giant cluster.
+2. Probabilistic edges: Splink dedupe_only over all records, with the comparisons, priors and
+   regularisation of ``probabilistic.py``; pairs at or above the threshold are kept, except
+   those whose birth dates lie more than ten years apart (a namesake relative).
+3. Connected components over both kinds of edge, set-based in DuckDB: label propagation (each
+   record takes the least label among itself and its neighbours, then the label of its label)
+   until nothing changes. A cluster's id is the least record_uid it holds.
+
+Splink's working tables live in a private in-memory catalog, detached afterwards (see
+``probabilistic.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+import duckdb
+from splink import DuckDBAPI, Linker, SettingsCreator
+
+from breachwatch.linkage.probabilistic import (
+    _INPUT_COLUMNS,
+    EM_BLOCKINGS,
+    EXACT_NAME_DOB_RECALL,
+    U_MAX_PAIRS,
+    _check_arguments,
+    _comparisons,
+    _explanation_sql,
+    _level_labels,
+    _predict,
+    _prediction_blocking_rules,
+    _quiet_splink,
+    _regularised,
+    _target_name,
+    expectation_maximisation,
+)
+
+CLUSTERS_TABLE = "clusters"
+EDGES_TABLE = "cluster_edges"
+# Splink's name for the one input table of the dedupe run (in the scratch catalog).
+_INPUT = "identity_input"
+# A key value shared by more records than this links none of them. A person can appear once in
+# the registry and in each leak, plus a duplicate or two: a handful. Beyond that the value is a
+# shared mailbox, a family landline or a placeholder.
+MAX_KEY_RECORDS = 8
+# Label propagation halves the distance to the least label at every round (neighbour step plus
+# pointer jump); this bounds a run that should never come close.
+MAX_ROUNDS = 200
+
+# (route, priority, key columns with their validity column, needs corroboration)
+_KEYS: tuple[tuple[str, int, tuple[tuple[str, str], ...], bool], ...] = (
+    ("nir", 1, (("nir", "nir_valid"),), False),
+    ("agency_id", 2, (("agency_id", "agency_id_valid"),), False),
+    (
+        "email",
+        3,
+        (("email_match", "email_valid"), ("email_2_match", "email_2_valid")),
+        True,
+    ),
+    ("phone", 4, (("phone", "phone_valid"), ("phone_2", "phone_2_valid")), True),
+)
+# Symmetric form of deterministic.py's corroboration: a record pair agrees on the date of birth;
+# or, when either lacks one, on first name and postal code; or, when first names are missing
+# too, on the city.
+_CORROBORATION = (
+    "(l.date_of_birth = r.date_of_birth "
+    "OR ((l.date_of_birth IS NULL OR r.date_of_birth IS NULL) "
+    "AND l.first_name_match = r.first_name_match AND l.postal_code = r.postal_code) "
+    "OR ((l.date_of_birth IS NULL OR r.date_of_birth IS NULL) "
+    "AND (l.first_name_match IS NULL OR r.first_name_match IS NULL) "
+    "AND l.city_match = r.city_match) "
+    # A record with neither date of birth nor first name (a forum account) has nothing to
+    # corroborate with: the key alone links it, if every record holding the key value that has
+    # a date of birth has the same one (one person's address, not a family's).
+    "OR ((l.date_of_birth IS NULL AND l.first_name_match IS NULL "
+    "OR r.date_of_birth IS NULL AND r.first_name_match IS NULL) AND s.birth_dates <= 1))"
+)
+_CORROBORATED_BY = (
+    "CASE WHEN l.date_of_birth = r.date_of_birth THEN 'date_of_birth' "
+    "WHEN l.first_name_match = r.first_name_match AND l.postal_code = r.postal_code "
+    "THEN 'first_name and postal_code' WHEN l.city_match = r.city_match THEN 'city' "
+    "ELSE 'single date of birth behind the key' END"
+)
+_EDGE_COLUMNS = (
+    "left_uid BIGINT, right_uid BIGINT, route VARCHAR, match_probability DOUBLE, "
+    "explanation VARCHAR"
+)
+_CLUSTER_COLUMNS = "record_uid BIGINT, cluster_id BIGINT, breach VARCHAR"
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    records: int  # rows of ``records`` clustered
+    clusters: int  # identities found, singletons included
+    multi_record_clusters: int  # identities holding two records or more
+    pairs_scored: int  # record pairs Splink's blocking rules produced and scored
+    threshold: float
+    seconds: float
+
+
+def cluster_identities(
+    con: duckdb.DuckDBPyConnection, threshold: float = 0.99, seed: int = 42
+) -> ClusterReport:
+    """Cluster every row of ``records`` into identities.
+
+    Writes (CREATE OR REPLACE) ``clusters(record_uid, cluster_id, breach)``, every record once,
+    ``cluster_id`` the least record_uid of its cluster; and ``cluster_edges(left_uid, right_uid,
+    route, match_probability, explanation)``, one row per linked record pair (left < right):
+    the strongest deterministic key when one links them (probability 1), else Splink's pair.
+    """
+    started = time.perf_counter()
+    _check_arguments(threshold, CLUSTERS_TABLE)
+    row = con.execute("SELECT count(*) FROM records").fetchone()
+    records = int(row[0]) if row else 0
+    if records == 0:
+        raise ValueError(
+            "the workspace holds no records: there is nothing to cluster (ingest the registry "
+            "with --role registry and the leaks first)"
+        )
+    clusters_target = _target_name(con, CLUSTERS_TABLE)
+    edges_target = _target_name(con, EDGES_TABLE)
+    scratch = f"bw_identity_{uuid.uuid4().hex[:12]}"
+    con.execute(f"ATTACH ':memory:' AS {scratch}")
+    try:
+        _stage(con, scratch)
+        _deterministic_edges(con, scratch)
+        pairs = _probabilistic_edges(con, scratch, records, threshold, seed)
+        _components(con, scratch)
+        _write_outputs(con, scratch, clusters_target, edges_target)
+    finally:
+        con.execute(f"DETACH DATABASE IF EXISTS {scratch}")
+    row = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE n > 1) FROM
+            (SELECT count(*) AS n FROM {clusters_target} GROUP BY cluster_id)"""
+    ).fetchone()
+    assert row is not None
+    return ClusterReport(
+        records=records,
+        clusters=int(row[0]),
+        multi_record_clusters=int(row[1]),
+        pairs_scored=pairs,
+        threshold=threshold,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _stage(con: duckdb.DuckDBPyConnection, scratch: str) -> None:
+    """Copies what the three steps read into the scratch catalog: the key columns for the
+    deterministic step, the compared columns (as probabilistic.py names them) for Splink."""
+    keys = sorted({c for _, _, cols, _ in _KEYS for pair in cols for c in pair})
+    extra = ["first_name_match", "postal_code", "city_match", "date_of_birth"]
+    con.execute(
+        f"""CREATE TABLE {scratch}.main.keyed AS
+            SELECT record_uid, breach, {", ".join(keys + extra)} FROM records"""
+    )
+    select = ", ".join(f"{expr} AS {name}" for name, expr in _INPUT_COLUMNS)
+    con.execute(f"CREATE TABLE {scratch}.main.{_INPUT} AS SELECT {select} FROM records")
+
+
+def _deterministic_edges(con: duckdb.DuckDBPyConnection, scratch: str) -> None:
+    """Table ``det_edges``: record pairs (left < right) sharing a key value held by at most
+    MAX_KEY_RECORDS records, corroborated where the key needs it; the strongest route per pair."""
+    parts = []
+    for route, priority, columns, corroborate in _KEYS:
+        union = " UNION ".join(
+            f"SELECT {col} AS k, record_uid FROM {scratch}.main.keyed WHERE {valid}"
+            for col, valid in columns
+        )
+        corroboration = f" AND {_CORROBORATION}" if corroborate else ""
+        by = _CORROBORATED_BY if corroborate else "NULL"
+        parts.append(
+            f"""SELECT a.record_uid AS left_uid, b.record_uid AS right_uid,
+                       '{route}' AS route, {priority} AS priority, {by} AS corroborated_by
+                FROM ({union}) a
+                JOIN (SELECT u.k, count(DISTINCT u.date_of_birth) AS birth_dates
+                      FROM (SELECT v.k, v.record_uid, x.date_of_birth FROM ({union}) v
+                            JOIN {scratch}.main.keyed x USING (record_uid)) u
+                      GROUP BY u.k
+                      HAVING count(DISTINCT u.record_uid) <= {MAX_KEY_RECORDS}) s ON s.k = a.k
+                JOIN ({union}) b ON a.k = b.k AND a.record_uid < b.record_uid
+                JOIN {scratch}.main.keyed l ON l.record_uid = a.record_uid
+                JOIN {scratch}.main.keyed r ON r.record_uid = b.record_uid
+                WHERE true{corroboration}"""
+        )
+    con.execute(
+        f"""CREATE TABLE {scratch}.main.det_edges AS
+            SELECT left_uid, right_uid,
+                   arg_min(route, priority) AS route,
+                   1.0::DOUBLE AS match_probability,
+                   CAST(json_object('route', arg_min(route, priority),
+                                    'corroborated_by', arg_min(corroborated_by, priority))
+                        AS VARCHAR) AS explanation
+            FROM ({" UNION ALL ".join(parts)})
+            GROUP BY left_uid, right_uid"""
+    )
+
+
+def _probabilistic_edges(
+    con: duckdb.DuckDBPyConnection, scratch: str, records: int, threshold: float, seed: int
+) -> int:
+    """Table ``prob_edges`` from a Splink dedupe_only run; returns the pairs scored."""
+    cursor = con.cursor()
+    try:
+        cursor.execute(f"USE {scratch}")
+        prior = _prior(cursor, records)
+        with _quiet_splink():
+            db_api = DuckDBAPI(cursor)
+            data = db_api.register(_INPUT, dataset_display_name=_INPUT)
+            trainer = Linker(data, _settings(prior), log_level=None)
+            _train(trainer, cursor, records, seed)
+            model = _regularised(trainer.misc.save_model_to_json())
+            linker = Linker(data, model, log_level=None)
+            pairs = _predict(cursor, linker, threshold)
+    finally:
+        cursor.close()
+    predictions = f"{scratch}.main.predictions"
+    columns = {d[0] for d in con.execute(f"SELECT * FROM {predictions} LIMIT 0").description}
+    con.execute(
+        f"""CREATE TABLE {scratch}.main.prob_edges AS
+            SELECT least(record_uid_l, record_uid_r) AS left_uid,
+                   greatest(record_uid_l, record_uid_r) AS right_uid,
+                   'probabilistic' AS route, match_probability,
+                   {_explanation_sql(_level_labels(model), columns)} AS explanation
+            FROM {predictions}
+            WHERE match_probability >= {threshold!r}
+              -- Birth dates further apart than ten years (the ELSE level): a namesake relative
+              -- at the same address (a son named after his father), never a copying error.
+              AND gamma_date_of_birth <> 0"""
+    )
+    return pairs
+
+
+def _prior(cursor: duckdb.DuckDBPyConnection, records: int) -> float:
+    """Probability that two random records are one person: the pairs agreeing exactly on first
+    name, last name and date of birth, scaled up by the recall of such agreement on true
+    matches, over all pairs."""
+    row = cursor.execute(
+        f"""SELECT sum(n * (n - 1) / 2) FROM (
+                SELECT count(*) AS n FROM {_INPUT}
+                WHERE first_name IS NOT NULL AND last_name IS NOT NULL
+                  AND date_of_birth IS NOT NULL
+                GROUP BY first_name, last_name, date_of_birth)"""
+    ).fetchone()
+    expected = max(int(row[0]) if row and row[0] is not None else 0, 1) / EXACT_NAME_DOB_RECALL
+    all_pairs = max(records * (records - 1) / 2, 1)
+    return min(expected / all_pairs, 0.5)
+
+
+def _settings(prior: float) -> SettingsCreator:
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="record_uid",
+        probability_two_random_records_match=prior,
+        comparisons=_comparisons(),
+        blocking_rules_to_generate_predictions=_prediction_blocking_rules(),
+        retain_matching_columns=True,
+        retain_intermediate_calculation_columns=True,
+    )
+
+
+def _train(linker: Linker, cursor: duckdb.DuckDBPyConnection, records: int, seed: int) -> None:
+    """As probabilistic.py: u from random pairs, m by EM on pairs sharing a date of birth (or
+    first and last name), the priors standing in when EM cannot run."""
+    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
+    for columns in EM_BLOCKINGS:
+        if expectation_maximisation(linker, _blocked_pairs(cursor, columns), columns, records):
+            break
+
+
+def _blocked_pairs(cursor: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> int:
+    """Pairs a self equi-join on ``columns`` yields, from per-key counts."""
+    cols = ", ".join(columns)
+    not_null = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+    row = cursor.execute(
+        f"""SELECT sum(n * (n - 1) / 2) FROM
+            (SELECT count(*) AS n FROM {_INPUT} WHERE {not_null} GROUP BY {cols})"""
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _components(con: duckdb.DuckDBPyConnection, scratch: str) -> None:
+    """Table ``labels(uid, label)``: each record's least reachable record_uid over all edges.
+
+    Every round, each record takes the least label of its neighbours when smaller than its own,
+    then the label its label holds (pointer jumping); stops on a round that changes nothing."""
+    s = f"{scratch}.main"
+    con.execute(
+        f"""CREATE TABLE {s}.adjacency AS
+            WITH e AS (SELECT left_uid, right_uid FROM {s}.det_edges
+                       UNION SELECT left_uid, right_uid FROM {s}.prob_edges)
+            SELECT left_uid AS a, right_uid AS b FROM e
+            UNION ALL SELECT right_uid, left_uid FROM e"""
+    )
+    con.execute(
+        f"CREATE TABLE {s}.labels AS SELECT record_uid AS uid, record_uid AS label FROM records"
+    )
+    for _ in range(MAX_ROUNDS):
+        changed = _update(
+            con,
+            f"""UPDATE {s}.labels SET label = n.label
+                FROM (SELECT e.a AS uid, min(l.label) AS label
+                      FROM {s}.adjacency e JOIN {s}.labels l ON l.uid = e.b GROUP BY e.a) n
+                WHERE labels.uid = n.uid AND n.label < labels.label""",
+        )
+        changed += _update(
+            con,
+            f"""UPDATE {s}.labels SET label = j.label
+                FROM (SELECT x.uid, y.label FROM {s}.labels x
+                      JOIN {s}.labels y ON y.uid = x.label WHERE y.label < x.label) j
+                WHERE labels.uid = j.uid""",
+        )
+        if changed == 0:
+            return
+    raise RuntimeError(f"identity clustering did not converge in {MAX_ROUNDS} rounds")
+
+
+def _update(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _write_outputs(con: duckdb.DuckDBPyConnection, scratch: str, clusters: str, edges: str) -> None:
+    s = f"{scratch}.main"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {clusters} ({_CLUSTER_COLUMNS})")
+        con.execute(
+            f"""INSERT INTO {clusters}
+                SELECT r.record_uid, l.label, r.breach
+                FROM records r JOIN {s}.labels l ON l.uid = r.record_uid
+                ORDER BY l.label, r.record_uid"""
+        )
+        con.execute(f"CREATE OR REPLACE TABLE {edges} ({_EDGE_COLUMNS})")
+        con.execute(
+            f"""INSERT INTO {edges}
+                SELECT * FROM {s}.det_edges
+                UNION ALL
+                SELECT * FROM {s}.prob_edges p WHERE NOT EXISTS (
+                    SELECT 1 FROM {s}.det_edges d
+                    WHERE d.left_uid = p.left_uid AND d.right_uid = p.right_uid)
+                ORDER BY left_uid, right_uid"""
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
