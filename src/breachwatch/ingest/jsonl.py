@@ -4,6 +4,7 @@ quarantined with their line number."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import duckdb
@@ -16,6 +17,7 @@ from breachwatch.ingest.readers import (
     RECORD_NO,
     Parsed,
     Quarantined,
+    too_long_reason,
     unique_names,
 )
 from breachwatch.ingest.sources import TOO_LONG_MARK
@@ -28,13 +30,13 @@ def stage_json_lines(
 ) -> tuple[str, list[str]]:
     """Returns the SQL source of the expanded rows and their column names."""
     first = next(batches, None)
-    con.execute(f"DROP TABLE IF EXISTS temp.{STAGE}")
+    drop_stage(con)
     if first is None:
         con.execute(
             f"CREATE TEMP TABLE {STAGE} ({JSON_COLUMN} VARCHAR, {LINE} BIGINT, {RECORD_NO} BIGINT)"
         )
         return _select([], []), []
-    reader = pa.RecordBatchReader.from_batches(first.schema, _chain(first, batches))
+    reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain((first,), batches))
     con.register("bw_lines", reader)
     try:
         con.execute(
@@ -73,9 +75,7 @@ def _quarantine_bad_lines(con: duckdb.DuckDBPyConnection, parsed: Parsed) -> Non
     ).fetchall()
     for line, record_no, text, valid in rows:
         if text.startswith(TOO_LONG_MARK):
-            reason = (
-                f"line too long: {int(text[len(TOO_LONG_MARK) :]):,} bytes (limit: max_line_bytes)"
-            )
+            reason = too_long_reason(text)
         else:
             reason = "JSON value is not an object" if valid else "not valid JSON"
         parsed.quarantined.append(
@@ -85,8 +85,3 @@ def _quarantine_bad_lines(con: duckdb.DuckDBPyConnection, parsed: Parsed) -> Non
 
 def drop_stage(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"DROP TABLE IF EXISTS temp.{STAGE}")
-
-
-def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    yield first
-    yield from rest

@@ -8,6 +8,7 @@ normalisers. Counts reconcile per source: rows read = rows accepted + rows quara
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from breachwatch.errors import InputError, Location, UsageError
 from breachwatch.ingest import readers, structured
@@ -115,7 +117,9 @@ def ingest(
     refs = expand_inputs(paths, int(ws.settings["max_compression_ratio"]))
     _upsert_breach(ws, name, role, disclosed)
     register_udfs(ws.con)
-    reports = [_ingest_one(ws, ref, name, fmt, encoding, overrides or {}, progress) for ref in refs]
+    reports = [
+        _ingest_one(ws, ref, name, role, fmt, encoding, overrides or {}, progress) for ref in refs
+    ]
     return IngestReport(name, role.value, reports, time.perf_counter() - started)
 
 
@@ -163,15 +167,17 @@ def _ingest_one(
     ws: Workspace,
     ref: SourceRef,
     breach: str,
+    role: Role,
     fmt: str,
     encoding: str,
     overrides: dict[str, DataClass],
     progress: Progress | None,
 ) -> SourceReport:
-    report = SourceReport(path=ref.display, seconds=time.perf_counter())
+    started = time.perf_counter()
+    report = SourceReport(path=ref.display)
     info = scan(ref, ws.settings)
     if _already_ingested(ws, breach, info.sha256):
-        report.skipped, report.seconds = True, 0.0
+        report.skipped = True
         return report
     parsed = _parse(ref, info, fmt, encoding, ws.settings)
     report.format, report.encoding = (
@@ -182,7 +188,9 @@ def _ingest_one(
     source_id = int(ws.con.execute("SELECT nextval('source_ids')").fetchone()[0])  # type: ignore[index]
     ws.con.execute("BEGIN TRANSACTION")
     try:
-        _store(ws, parsed, ref, info, breach, source_id, overrides, report, progress)
+        _store(ws, parsed, ref, info, breach, role, source_id, overrides, report, progress)
+        report.seconds = time.perf_counter() - started
+        _insert_source(ws, report, ref, info, breach, source_id)
         ws.con.execute("COMMIT")
     except BaseException:
         ws.con.execute("ROLLBACK")
@@ -246,6 +254,7 @@ def _store(
     ref: SourceRef,
     info: Scan,
     breach: str,
+    role: Role,
     source_id: int,
     overrides: dict[str, DataClass],
     report: SourceReport,
@@ -262,26 +271,21 @@ def _store(
     _check_overrides(overrides, columns, ref)
     guesses = classify_columns(columns, _samples(sample, columns), overrides)
     assignment = _assign_slots(guesses, report)
-    _check_registry_id(ws, breach, assignment, ref)
+    _check_registry_id(role, assignment, ref)
     writer = RecordWriter(ws.con, columns, assignment, breach, source_id)
     if parsed.format == "jsonl":
         writer.write_from(source_sql)
         drop_stage(ws.con)
     elif sample is not None:
-        writer.write_batches(_chain(sample, batches), sample.schema)
+        writer.write_batches(itertools.chain((sample,), batches), sample.schema)
     writer.close()
     _insert_quarantine(ws, parsed, breach, source_id)
     _finish_report(ws, parsed, report, source_id)
-    report.seconds = time.perf_counter() - report.seconds
-    _insert_source(ws, report, ref, info, breach, source_id)
 
 
-def _check_registry_id(
-    ws: Workspace, breach: str, assignment: dict[str, str], ref: SourceRef
-) -> None:
+def _check_registry_id(role: Role, assignment: dict[str, str], ref: SourceRef) -> None:
     """Every later step names registry people by the registry's own id: it must be there."""
-    role = ws.con.execute("SELECT role FROM breaches WHERE name = ?", [breach]).fetchone()
-    if role and role[0] == Role.REGISTRY.value and "record_id" not in assignment:
+    if role == Role.REGISTRY and "record_id" not in assignment:
         raise UsageError(
             f"{ref.display}: no column holds the registry's own person id; "
             "name it with --map COLUMN=record_id"
@@ -308,11 +312,6 @@ def _with_progress(
         yield batch
 
 
-def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    yield first
-    yield from rest
-
-
 def _samples(
     batch: pa.RecordBatch | pa.Table | None, columns: list[str]
 ) -> dict[str, list[str | None]]:
@@ -326,8 +325,6 @@ def _samples(
 
 
 def _non_blank(values: pa.Array) -> pa.Array:
-    import pyarrow.compute as pc
-
     return pc.not_equal(pc.utf8_trim_whitespace(values), "")
 
 

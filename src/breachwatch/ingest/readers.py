@@ -125,23 +125,22 @@ class _Numbering:
         self.header_rows = header_rows
         self.accepted = 0  # accepted rows seen so far (Arrow's own count, blank rows included)
         self.invalid_numbers: list[int] = []
-        self.invalid_texts: list[str] = []
+        self.invalid_rows: list[tuple[str, str]] = []  # (reason, text)
         self.invalid_done = 0  # invalid rows already placed
         self.newlines_before = 0  # embedded newlines in all rows placed so far
         self.records_before = 0
 
     def handler(self, row: Any) -> str:
         self.invalid_numbers.append(int(row.number) if row.number is not None else -1)
-        self.invalid_texts.append(
-            f"expected {row.expected_columns} fields, found {row.actual_columns}\x00{row.text}"
-        )
+        reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
+        self.invalid_rows.append((reason, row.text))
         return "skip"
 
     def place(
         self, embedded: np.ndarray, is_record: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, str]]]:
+    ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, str, str]]]:
         """Lines and record numbers of a batch's accepted rows; also those of the invalid rows
-        reported so far: (line, record_no, text)."""
+        reported so far: (line, record_no, reason, text)."""
         m = len(embedded)
         base = np.arange(self.accepted, self.accepted + m, dtype=np.int64) + self.header_rows + 1
         self.accepted += m
@@ -153,11 +152,9 @@ class _Numbering:
                 break
             rows = shifted
         new_inv = inv[self.invalid_done :]
-        inv_texts = self.invalid_texts[self.invalid_done :]
+        inv_rows = self.invalid_rows[self.invalid_done :]
         self.invalid_done = len(inv)
-        inv_newlines = np.array(
-            [t.split("\x00", 1)[1].count("\n") for t in inv_texts], dtype=np.int64
-        )
+        inv_newlines = np.array([text.count("\n") for _, text in inv_rows], dtype=np.int64)
         numbers = np.concatenate([rows, new_inv])
         newlines = np.concatenate([embedded.astype(np.int64), inv_newlines])
         records = np.concatenate([is_record, np.ones(len(new_inv), dtype=bool)])
@@ -170,7 +167,7 @@ class _Numbering:
         self.records_before += int(records.sum())
         lines = numbers + nl_before
         invalid = [
-            (int(lines[m + i]), int(rec_no[m + i]), inv_texts[i]) for i in range(len(new_inv))
+            (int(lines[m + i]), int(rec_no[m + i]), *inv_rows[i]) for i in range(len(new_inv))
         ]
         return lines[:m], rec_no[:m], invalid
 
@@ -247,7 +244,8 @@ def read_delimited(
         )
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot parse as delimited text: {exc}", Location(where)) from None
-    parsed.batches = _delimited_batches(reader, numbering, parsed, header_row, where, has_header)
+    repeated_header = header_row if has_header else []
+    parsed.batches = _delimited_batches(reader, numbering, parsed, repeated_header, where)
     return parsed
 
 
@@ -261,9 +259,8 @@ def _delimited_batches(
     reader: Any,
     numbering: _Numbering,
     parsed: Parsed,
-    header: list[str],
+    repeated_header: list[str],
     where: str,
-    has_header: bool,
 ) -> Iterator[pa.RecordBatch]:
     while True:
         try:
@@ -272,7 +269,7 @@ def _delimited_batches(
             break
         except pa.ArrowInvalid as exc:
             raise InputError(f"cannot parse: {exc}", Location(where)) from None
-        yield from _number_batch(batch, numbering, parsed, header if has_header else [])
+        yield from _number_batch(batch, numbering, parsed, repeated_header)
     # Invalid rows after the last batch still need a place.
     _, _, invalid = numbering.place(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
     _quarantine_invalid(parsed, invalid)
@@ -293,7 +290,7 @@ def _number_batch(
     for i in np.flatnonzero(bad):
         text = "\x1f".join(str(v) for v in batch.slice(int(i), 1).to_pylist()[0].values())
         reason = (
-            _too_long_reason(text)
+            too_long_reason(text)
             if too_long[i]
             else f"unbalanced quote: one field spans {int(embedded[i])} lines"
         )
@@ -315,16 +312,16 @@ def _too_long(batch: pa.RecordBatch) -> np.ndarray:
     return pc.fill_null(pc.starts_with(first, TOO_LONG_MARK), False).to_numpy(zero_copy_only=False)
 
 
-def _too_long_reason(text: str) -> str:
+def too_long_reason(text: str) -> str:
+    """The quarantine reason of a line the stream replaced by its too-long marker."""
     size = text[len(TOO_LONG_MARK) :].split("\x1f", 1)[0].strip()
     return f"line too long: {int(size):,} bytes (limit: max_line_bytes)"
 
 
-def _quarantine_invalid(parsed: Parsed, invalid: list[tuple[int, int, str]]) -> None:
-    for line, rec_no, packed in invalid:
-        reason, text = packed.split("\x00", 1)
+def _quarantine_invalid(parsed: Parsed, invalid: list[tuple[int, int, str, str]]) -> None:
+    for line, rec_no, reason, text in invalid:
         if text.startswith(TOO_LONG_MARK):
-            reason = _too_long_reason(text)
+            reason = too_long_reason(text)
         elif parsed.delimiter:
             reason += f" separated by {parsed.delimiter!r}"
         parsed.quarantined.append(Quarantined(line, rec_no, reason, text[:QUARANTINE_TEXT_CHARS]))

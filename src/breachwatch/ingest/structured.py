@@ -3,9 +3,10 @@ JSON arrays and Parquet. All yield the same batches as the delimited reader."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,6 +25,8 @@ from breachwatch.ingest.readers import (
 )
 
 BATCH_ROWS = 50_000
+# A row of a Python-side reader: (physical line or None, record number, values).
+_Row = tuple[int | None, int, list[Any]]
 
 # --- SQL INSERT dumps (MySQL / PostgreSQL / SQLite syntax) -------------------------------------
 _STRING = r"'(?:[^'\\]|\\.|'')*'"
@@ -200,17 +203,18 @@ def read_sql_dump(text_chunks: Iterator[str], where: str) -> Parsed:
         parser.columns if len(parser.columns) == width else [f"col_{i + 1}" for i in range(width)]
     )
     parsed.columns = unique_names(names)
-    parsed.batches = _sql_batches([first], rows, parser, parsed, width)
+    all_rows = itertools.chain((first,), rows)
+    parsed.batches = _batched(_sql_rows(all_rows, parser, parsed, width), parsed.columns)
     return parsed
 
 
-def _sql_batches(
-    first: list[Any], rows: Iterator[Any], parser: SqlDumpParser, parsed: Parsed, width: int
-) -> Iterator[pa.RecordBatch]:
-    buffer: list[list[str | None]] = []
-    lines: list[int | None] = []
-    numbers: list[int] = []
-    for line, record_no, values, table in _chain(first, rows):
+def _sql_rows(
+    rows: Iterator[tuple[int, int, list[str | None], str]],
+    parser: SqlDumpParser,
+    parsed: Parsed,
+    width: int,
+) -> Iterator[_Row]:
+    for line, record_no, values, table in rows:
         if table != parser.table or len(values) != width:
             why = (
                 f"row of another table `{table}` (this source is `{parser.table}`)"
@@ -221,19 +225,23 @@ def _sql_batches(
                 Quarantined(line, record_no, why, repr(values)[:QUARANTINE_TEXT_CHARS])
             )
             continue
-        buffer.append(values)
+        yield line, record_no, values
+
+
+def _batched(rows: Iterable[_Row], columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """Batches of at most BATCH_ROWS rows from (line, record_no, values) rows."""
+    lines: list[int | None] = []
+    numbers: list[int] = []
+    buffer: list[list[Any]] = []
+    for line, record_no, values in rows:
         lines.append(line)
         numbers.append(record_no)
+        buffer.append(values)
         if len(buffer) >= BATCH_ROWS:
-            yield strings_batch(buffer, parsed.columns, lines, numbers)
-            buffer, lines, numbers = [], [], []
+            yield strings_batch(buffer, columns, lines, numbers)
+            lines, numbers, buffer = [], [], []
     if buffer:
-        yield strings_batch(buffer, parsed.columns, lines, numbers)
-
-
-def _chain(first: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
-    yield from first
-    yield from rest
+        yield strings_batch(buffer, columns, lines, numbers)
 
 
 # --- spreadsheets, JSON arrays, Parquet ---------------------------------------------------------
@@ -254,14 +262,12 @@ def read_xlsx(path: Path, where: str) -> Parsed:
     parsed = Parsed(
         format="xlsx", columns=unique_names([str(h or "") for h in header]), batches=iter(())
     )
-    parsed.batches = _row_batches(((i + 2, list(r)) for i, r in enumerate(rows)), parsed)
+    numbered = ((i + 2, list(r)) for i, r in enumerate(rows))
+    parsed.batches = _batched(_xlsx_rows(numbered, parsed), parsed.columns)
     return parsed
 
 
-def _row_batches(rows: Iterator[tuple[int, list[Any]]], parsed: Parsed) -> Iterator[pa.RecordBatch]:
-    buffer: list[list[Any]] = []
-    lines: list[int | None] = []
-    numbers: list[int] = []
+def _xlsx_rows(rows: Iterator[tuple[int, list[Any]]], parsed: Parsed) -> Iterator[_Row]:
     record_no = 0
     for line, values in rows:
         if all(v is None or str(v).strip() == "" for v in values):
@@ -280,14 +286,7 @@ def _row_batches(rows: Iterator[tuple[int, list[Any]]], parsed: Parsed) -> Itera
                 )
             )
             continue
-        buffer.append(values)
-        lines.append(line)
-        numbers.append(record_no)
-        if len(buffer) >= BATCH_ROWS:
-            yield strings_batch(buffer, parsed.columns, lines, numbers)
-            buffer, lines, numbers = [], [], []
-    if buffer:
-        yield strings_batch(buffer, parsed.columns, lines, numbers)
+        yield line, record_no, values
 
 
 def read_json_array(stream: BinaryIO, where: str, limit: int) -> Parsed:
@@ -310,13 +309,11 @@ def read_json_array(stream: BinaryIO, where: str, limit: int) -> Parsed:
         if isinstance(item, dict):
             keys.update(dict.fromkeys(item))
     parsed = Parsed(format="json", columns=unique_names(list(keys)), batches=iter(()))
-    parsed.batches = _json_batches(items, list(keys), parsed)
+    parsed.batches = _batched(_json_rows(items, list(keys), parsed), parsed.columns)
     return parsed
 
 
-def _json_batches(items: list[Any], keys: list[str], parsed: Parsed) -> Iterator[pa.RecordBatch]:
-    buffer: list[list[Any]] = []
-    numbers: list[int] = []
+def _json_rows(items: list[Any], keys: list[str], parsed: Parsed) -> Iterator[_Row]:
     for record_no, item in enumerate(items, 1):
         if not isinstance(item, dict):
             parsed.quarantined.append(
@@ -328,13 +325,7 @@ def _json_batches(items: list[Any], keys: list[str], parsed: Parsed) -> Iterator
                 )
             )
             continue
-        buffer.append([item.get(k) for k in keys])
-        numbers.append(record_no)
-        if len(buffer) >= BATCH_ROWS:
-            yield strings_batch(buffer, parsed.columns, [None] * len(buffer), numbers)
-            buffer, numbers = [], []
-    if buffer:
-        yield strings_batch(buffer, parsed.columns, [None] * len(buffer), numbers)
+        yield None, record_no, [item.get(k) for k in keys]
 
 
 def read_parquet(path: Path, where: str) -> Parsed:
