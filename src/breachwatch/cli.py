@@ -197,7 +197,11 @@ def breaches(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @app.command()
 def export(
     table: Annotated[
-        str, typer.Argument(help="records, quarantine, sources, breaches, affected or unmatched.")
+        str,
+        typer.Argument(
+            help="records, quarantine, sources, breaches, affected, unmatched, exposure, "
+            "risk or clusters."
+        ),
     ],
     out_file: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
     breach: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
@@ -245,13 +249,11 @@ def link(
     """Cluster the registry and every leak into identities (one cluster = one person)."""
     from dataclasses import asdict
 
+    from breachwatch.linkage.affected import check_linkage_options
     from breachwatch.linkage.identity import cluster_identities
     from breachwatch.store.workspace import open_workspace
 
-    if engine != "duckdb":
-        raise UsageError(f"--engine {engine!r}: only duckdb is available yet")
-    if not 0.5 <= threshold < 1.0:
-        raise UsageError(f"--threshold {threshold}: expected a probability in [0.5, 1)")
+    check_linkage_options(engine, threshold)
     with open_workspace(state.workspace) as ws:
         try:
             report = cluster_identities(ws.con, threshold)

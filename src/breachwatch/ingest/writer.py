@@ -69,6 +69,9 @@ class RecordWriter:
         self.inline = {n: c for n, c in assignment.items() if n not in self.dictionary}
         for name in self.dictionary:
             self._create_dictionary(slots[name])
+        self.extend_sql = {
+            name: self._extend_sql(slots[name], column) for name, column in self.dictionary.items()
+        }
         self.inline_sql = self._inline_sql()
         self.insert_sql = self._insert_sql()
 
@@ -86,8 +89,8 @@ class RecordWriter:
         Two statements, not one: DuckDB runs the inline normalisers about twice as slowly when
         the same query also probes the dictionary joins (measured: 11.7 s vs 4.5 + 1.7 s for
         1 M registry rows)."""
-        for name, column in self.dictionary.items():
-            self._extend_dictionary(name, column, source)
+        for sql in self.extend_sql.values():
+            self.con.execute(sql.replace(_SOURCE, source))
         self.con.execute(f"DROP TABLE IF EXISTS temp.{_INLINE}")
         self.con.execute(self.inline_sql.replace(_SOURCE, source))
         try:
@@ -104,17 +107,15 @@ class RecordWriter:
         self.con.execute(f"DROP TABLE IF EXISTS temp.{_dict_table(slot.name)}")
         self.con.execute(f"CREATE TEMP TABLE {_dict_table(slot.name)} (raw VARCHAR, {cols})")
 
-    def _extend_dictionary(self, name: str, column: str, source: str) -> None:
-        slot = next(s for s in SLOTS if s.name == name)
+    def _extend_sql(self, slot: Slot, column: str) -> str:
+        """Adds a chunk's new distinct values of ``column`` to the slot's dictionary."""
         exprs = ", ".join(f"{e} AS {quote(c)}" for c, e in slot_exprs(slot, "raw").items())
-        table = _dict_table(name)
-        self.con.execute(
-            f"""INSERT INTO temp.{table}
+        table = _dict_table(slot.name)
+        return f"""INSERT INTO temp.{table}
                 SELECT raw, {exprs} FROM (
-                    SELECT DISTINCT {quote(column)} AS raw FROM {source}
+                    SELECT DISTINCT {quote(column)} AS raw FROM {_SOURCE}
                     WHERE {quote(column)} IS NOT NULL
                 ) fresh ANTI JOIN temp.{table} known USING (raw)"""
-        )
 
     def _inline_sql(self) -> str:
         parts = ["b.*"]

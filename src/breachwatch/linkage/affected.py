@@ -96,9 +96,8 @@ def _scalar(ws: Workspace, sql: str, params: list[object] | None = None) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def _check_inputs(
-    ws: Workspace, breach: str, registry: str | None, engine: str, threshold: float
-) -> str:
+def check_linkage_options(engine: str, threshold: float) -> None:
+    """The options every linkage command shares (``affected``, ``link``)."""
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
     if engine == "spark":
@@ -108,6 +107,12 @@ def _check_inputs(
         )
     if not 0.5 <= threshold < 1.0:
         raise UsageError(f"--threshold {threshold}: expected a probability in [0.5, 1)")
+
+
+def _check_inputs(
+    ws: Workspace, breach: str, registry: str | None, engine: str, threshold: float
+) -> str:
+    check_linkage_options(engine, threshold)
     roles = dict(ws.con.execute("SELECT name, role FROM breaches").fetchall())
     if roles.get(breach) != "leak":
         known = ", ".join(sorted(n for n, r in roles.items() if r == "leak")) or "none"

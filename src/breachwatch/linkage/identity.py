@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass
 
 import duckdb
-from splink import DuckDBAPI, Linker, SettingsCreator
+from splink import DuckDBAPI, Linker
 
 from breachwatch.linkage.probabilistic import (
     _INPUT_COLUMNS,
@@ -37,13 +37,12 @@ from breachwatch.linkage.probabilistic import (
     EXACT_NAME_DOB_RECALL,
     U_MAX_PAIRS,
     _check_arguments,
-    _comparisons,
     _explanation_sql,
     _level_labels,
     _predict,
-    _prediction_blocking_rules,
     _quiet_splink,
     _regularised,
+    _settings,
     _target_name,
     expectation_maximisation,
 )
@@ -221,7 +220,7 @@ def _probabilistic_edges(
         with _quiet_splink():
             db_api = DuckDBAPI(cursor)
             data = db_api.register(_INPUT, dataset_display_name=_INPUT)
-            trainer = Linker(data, _settings(prior), log_level=None)
+            trainer = Linker(data, _settings(prior, "dedupe_only"), log_level=None)
             _train(trainer, cursor, records, seed)
             model = _regularised(trainer.misc.save_model_to_json())
             linker = Linker(data, model, log_level=None)
@@ -259,18 +258,6 @@ def _prior(cursor: duckdb.DuckDBPyConnection, records: int) -> float:
     expected = max(int(row[0]) if row and row[0] is not None else 0, 1) / EXACT_NAME_DOB_RECALL
     all_pairs = max(records * (records - 1) / 2, 1)
     return min(expected / all_pairs, 0.5)
-
-
-def _settings(prior: float) -> SettingsCreator:
-    return SettingsCreator(
-        link_type="dedupe_only",
-        unique_id_column_name="record_uid",
-        probability_two_random_records_match=prior,
-        comparisons=_comparisons(),
-        blocking_rules_to_generate_predictions=_prediction_blocking_rules(),
-        retain_matching_columns=True,
-        retain_intermediate_calculation_columns=True,
-    )
 
 
 def _train(linker: Linker, cursor: duckdb.DuckDBPyConnection, records: int, seed: int) -> None:

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
@@ -267,9 +267,12 @@ def _prior(cursor: duckdb.DuckDBPyConnection, candidates: int, registry: int) ->
     return min(expected / (candidates * registry), 1.0 / registry, 0.5)
 
 
-def _settings(prior: float) -> SettingsCreator:
+def _settings(
+    prior: float, link_type: Literal["link_only", "dedupe_only"] = "link_only"
+) -> SettingsCreator:
+    """The model of both linkage jobs: leak × registry (link_only) and identities (dedupe_only)."""
     return SettingsCreator(
-        link_type="link_only",
+        link_type=link_type,
         unique_id_column_name="record_uid",
         probability_two_random_records_match=prior,
         comparisons=_comparisons(),
