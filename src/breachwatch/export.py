@@ -33,6 +33,8 @@ EXPORTABLE = {
     "breaches": "SELECT * FROM breaches",
 }
 _FORMULA_START = r"^[=+\-@\t\r]"
+# Tables that hold one breach's analysis as a whole, with no breach column to filter on.
+_WHOLE_TABLES = frozenset({"exposure", "risk"})
 
 
 def export_table(ws: Workspace, table: str, out: Path, breach: str | None = None) -> int:
@@ -46,6 +48,11 @@ def export_table(ws: Workspace, table: str, out: Path, breach: str | None = None
     query = EXPORTABLE[table]
     params: list[object] = []
     if breach is not None:
+        if table in _WHOLE_TABLES:
+            raise UsageError(
+                f"{table} has no per-breach rows (it is built for one breach by `breachwatch "
+                "risk`): leave out --breach"
+            )
         column = "name" if table == "breaches" else "breach"
         query = f"SELECT * FROM ({query}) WHERE {column} = ?"
         params.append(breach)

@@ -91,6 +91,7 @@ def test_human_summary(home: Path) -> None:
         (["affected", "--breach", "nope"], "not an ingested leak", 2),
         (["risk", "--breach", "nope"], "not an ingested leak", 2),
         (["risk", "--breach", "nope", "--lang", "de"], "--lang", 2),
+        (["export", "risk", "--breach", "x", "--out", "r.csv"], "leave out --breach", 2),
     ],
 )
 def test_user_mistakes_are_one_clear_line(
