@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
 
 from breachwatch.ingest.pipeline import ingest
 from breachwatch.linkage.identity import ClusterReport, cluster_identities
-from breachwatch.store.workspace import Workspace, init_workspace, open_workspace
+from breachwatch.store.workspace import Workspace
 from breachwatch.synth import generate
 from breachwatch.types import Role
 
@@ -18,38 +15,29 @@ LEAKS = ("main", "telecom", "retail", "health", "forum")
 
 @pytest.fixture(scope="module")
 def clustered(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Workspace, ClusterReport]]:
+    tmp_path_factory: pytest.TempPathFactory, module_ws: Workspace
+) -> tuple[Workspace, ClusterReport]:
     """Registry and all leaks of 2,000 synthetic people, clustered once; truth in temp table."""
     manifest = generate(2000, 11, tmp_path_factory.mktemp("synth"))
-    with pytest.MonkeyPatch.context() as env:
-        for name in list(os.environ):
-            if name.startswith("BREACHWATCH_"):
-                env.delenv(name)
-        env.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
-        env.setenv("BREACHWATCH_MEMORY_LIMIT", "2GB")
-        ws = open_workspace(init_workspace(tmp_path_factory.mktemp("home") / "ws"))
-    try:
-        ingest(ws, [manifest.registry], None, Role.REGISTRY)
-        for name, path in {"main": manifest.main_leak, **manifest.earlier_leaks}.items():
-            ingest(ws, [path], name)
-        truth = " UNION ALL ".join(
-            f"SELECT '{name}' AS breach, CAST(record_no AS BIGINT) AS record_no, identity_id "
-            f"FROM read_csv('{manifest.truth[name]}', all_varchar = true)"
-            for name in LEAKS
-        )
-        ws.con.execute(
-            f"""CREATE TEMP TABLE truth AS
-                SELECT r.record_uid, t.identity_id
-                FROM records r JOIN ({truth}) t USING (breach, record_no)
-                UNION ALL
-                SELECT record_uid, 'I0' || substr(record_id, 2) FROM records
-                WHERE breach = 'registry'"""
-        )
-        report = cluster_identities(ws.con)
-        yield ws, report
-    finally:
-        ws.close()
+    ws = module_ws
+    ingest(ws, [manifest.registry], None, Role.REGISTRY)
+    for name, path in {"main": manifest.main_leak, **manifest.earlier_leaks}.items():
+        ingest(ws, [path], name)
+    truth = " UNION ALL ".join(
+        f"SELECT '{name}' AS breach, CAST(record_no AS BIGINT) AS record_no, identity_id "
+        f"FROM read_csv('{manifest.truth[name]}', all_varchar = true)"
+        for name in LEAKS
+    )
+    ws.con.execute(
+        f"""CREATE TEMP TABLE truth AS
+            SELECT r.record_uid, t.identity_id
+            FROM records r JOIN ({truth}) t USING (breach, record_no)
+            UNION ALL
+            SELECT record_uid, 'I0' || substr(record_id, 2) FROM records
+            WHERE breach = 'registry'"""
+    )
+    report = cluster_identities(ws.con)
+    return ws, report
 
 
 def _pairwise(ws: Workspace, where: str = "true") -> tuple[float, float, int, int]:

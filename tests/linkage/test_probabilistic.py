@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from breachwatch.ingest.pipeline import ingest
 from breachwatch.linkage.probabilistic import ProbabilisticResult, link_probabilistic
-from breachwatch.store.workspace import Workspace, init_workspace, open_workspace
+from breachwatch.store.workspace import Workspace
 from breachwatch.synth import generate
 from breachwatch.types import Role
 
@@ -33,25 +31,13 @@ OUT_COLUMNS = [
 
 
 @pytest.fixture(scope="module")
-def linked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    """One workspace for the module: registry + main leak ingested, truth loaded.
-
-    Module-scoped, so it isolates keys and settings itself (conftest's isolation is per test)."""
+def linked(tmp_path_factory: pytest.TempPathFactory, module_ws: Workspace) -> Workspace:
+    """One workspace for the module: registry + main leak ingested, truth loaded."""
     manifest = generate(3000, 5, tmp_path_factory.mktemp("synth"))
-    with pytest.MonkeyPatch.context() as env:
-        for name in list(os.environ):
-            if name.startswith("BREACHWATCH_"):
-                env.delenv(name)
-        env.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
-        env.setenv("BREACHWATCH_MEMORY_LIMIT", "2GB")
-        ws = open_workspace(init_workspace(tmp_path_factory.mktemp("home") / "ws"))
-    try:
-        ingest(ws, [manifest.registry], None, Role.REGISTRY)
-        ingest(ws, [manifest.main_leak], "main")
-        _load_truth(ws, manifest.truth["main"])
-        yield ws
-    finally:
-        ws.close()
+    ingest(module_ws, [manifest.registry], None, Role.REGISTRY)
+    ingest(module_ws, [manifest.main_leak], "main")
+    _load_truth(module_ws, manifest.truth["main"])
+    return module_ws
 
 
 def _load_truth(ws: Workspace, path: Path) -> None:
