@@ -91,11 +91,11 @@ def settings_cmd(
 
     values = load_settings(state.workspace)
     if as_json:
-        out.print_json(json.dumps({s.name: values[s.name] for s in SETTINGS if s.name != "key"}))
+        out.print_json(json.dumps({s.name: values[s.name] for s in SETTINGS if not s.secret}))
         return
     table = Table("setting", "value", "default", "help")
     for s in SETTINGS:
-        shown = "***" if s.name == "key" and values[s.name] else str(values[s.name])
+        shown = "***" if s.secret and values[s.name] else str(values[s.name])
         table.add_row(s.name, shown, str(s.default), s.help)
     out.print(table)
 
@@ -323,6 +323,167 @@ def risk(
         print_person(out, str(person), found, lang)
     else:
         print_risk(out, breach, totals, rules, lang)
+
+
+@app.command()
+def index(
+    breach: Annotated[str, typer.Option(help="The breach whose affected people are indexed.")],
+    sensitive: Annotated[
+        bool | None,
+        typer.Option(
+            "--sensitive/--not-sensitive",
+            help="Mark the breach: only a non-sensitive breach shows self-check results on "
+            "screen (default: keep the breach's flag; new breaches are sensitive).",
+        ),
+    ] = None,
+    rotate_key: Annotated[
+        bool, typer.Option("--rotate-key", help="Retire the lookup key and create a new one.")
+    ] = False,
+    workers: Annotated[int, typer.Option(help="OPRF worker processes; 0 = one per core.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
+) -> None:
+    """Build the private lookup index (OPRF outputs, no plaintext) of a breach."""
+    from breachwatch.lookup.index import build_index
+    from breachwatch.store.workspace import open_workspace
+
+    with open_workspace(state.workspace) as ws, _progress() as progress:
+        summary = build_index(
+            ws,
+            breach,
+            sensitive=sensitive,
+            rotate_key=rotate_key,
+            workers=workers or None,
+            progress=progress,
+        )
+    if as_json:
+        print(json.dumps(summary.to_json()))
+        return
+    kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(summary.by_kind.items()))
+    out.print(
+        f"[bold]{escape(breach)}[/bold]: {summary.people:,} people, {summary.entries:,} "
+        f"identifiers ({kinds}) in {summary.seconds:.1f} s; "
+        f"{'sensitive' if summary.sensitive else 'not sensitive'}; key {summary.key_id}; "
+        f"{escape(str(summary.path))}"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes (share limits via Redis).")] = 1,
+) -> None:
+    """Serve the self-check pages and the partner API (FastAPI + Uvicorn)."""
+    from breachwatch.web.server import run
+
+    run(state.workspace, host, port, workers)
+
+
+partner_app = typer.Typer(help="Partners of the private check and their API keys.")
+app.add_typer(partner_app, name="partner")
+
+
+@partner_app.command("add")
+def partner_add(
+    name: Annotated[str, typer.Argument(help="Partner name, e.g. a bank.")],
+    quota: Annotated[
+        int, typer.Option(help="Identifiers the partner may check per day.")
+    ] = 1_000_000,
+) -> None:
+    """Create a partner and print its API key (shown once; stored only hashed)."""
+    from breachwatch.state import add_partner
+
+    key = add_partner(_settings(), name, quota)
+    out.print(f"API key for {escape(name)} (shown once, keep it secret):")
+    print(key)
+
+
+@partner_app.command("list")
+def partner_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The partners, their quotas and whether they are revoked."""
+    from breachwatch.state import list_partners
+
+    rows = list_partners(_settings())
+    if as_json:
+        print(json.dumps([{**r.__dict__, "created_at": str(r.created_at)} for r in rows]))
+        return
+    table = Table("partner", "quota/day", "created", "revoked")
+    for r in rows:
+        table.add_row(
+            escape(r.name), f"{r.quota_per_day:,}", str(r.created_at)[:19], str(r.revoked)
+        )
+    out.print(table)
+
+
+@partner_app.command("revoke")
+def partner_revoke(name: Annotated[str, typer.Argument(help="Partner name.")]) -> None:
+    """Revoke a partner's API key at once."""
+    from breachwatch.state import revoke_partner
+
+    revoke_partner(_settings(), name)
+    out.print(f"revoked {escape(name)}")
+
+
+def _settings() -> dict[str, Any]:
+    from breachwatch.settings import load_settings
+    from breachwatch.store.workspace import workspace_id
+
+    settings = load_settings(state.workspace)
+    workspace_id(Path(settings["home"]))  # a clear error outside a workspace
+    return settings
+
+
+@app.command("partner-check")
+def partner_check_cmd(
+    customers: Annotated[Path, typer.Argument(help="CSV with email/phone/nir(+date_of_birth).")],
+    server: Annotated[str, typer.Option(help="The breachwatch server, e.g. https://host:8000.")],
+    api_key: Annotated[
+        str, typer.Option(envvar="BREACHWATCH_PARTNER_KEY", help="Partner API key.")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="Where the matches go (CSV).")] = Path(
+        "matches.csv"
+    ),
+    breach: Annotated[str | None, typer.Option(help="Breach to check against.")] = None,
+    region: Annotated[str, typer.Option(help="Region of phones without a country code.")] = "FR",
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
+) -> None:
+    """Which of your customers are in the breach, without either side revealing its list."""
+    from breachwatch.lookup.client import partner_check
+
+    with _progress() as progress:
+        report = partner_check(
+            customers, out_file, server, api_key, breach=breach, region=region, progress=progress
+        )
+    if as_json:
+        print(json.dumps(report.to_json()))
+        return
+    out.print(
+        f"{report.rows:,} rows, {report.identifiers:,} identifiers checked "
+        f"({report.invalid:,} invalid, {report.rows_without_identifier:,} rows without one): "
+        f"[bold]{report.matched_rows:,} rows matched[/bold] ({report.matched_identifiers:,} "
+        f"identifiers) in {report.seconds:.1f} s; {report.bytes_sent:,} bytes sent, "
+        f"{report.bytes_received:,} received → {escape(str(out_file))}"
+    )
+
+
+audit_app = typer.Typer(help="The tamper-evident audit log.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Recompute the audit log's hash chain; exit 1 if an entry was altered or removed."""
+    from breachwatch.state import verify_audit
+
+    check = verify_audit(_settings())
+    if as_json:
+        print(json.dumps(check.__dict__))
+    elif check.ok:
+        out.print(f"audit log intact: {check.entries:,} entries")
+    else:
+        out.print(f"[red]audit log broken[/red] at entry {check.first_bad}: {check.problem}")
+    if not check.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -21,6 +21,7 @@ class Setting:
     name: str
     default: Any
     help: str
+    secret: bool = False  # never printed by `breachwatch settings`
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -31,7 +32,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Encryption key file; empty means ~/.config/breachwatch/keys/<workspace id>.key. "
         "Must lie outside the workspace.",
     ),
-    Setting("key", "", "Encryption key itself (hex); when set, no key file is read."),
+    Setting("key", "", "Encryption key itself (hex); when set, no key file is read.", secret=True),
     Setting(
         "memory_limit",
         "4GB",
@@ -56,6 +57,66 @@ SETTINGS: tuple[Setting, ...] = (
         500 * 1024**3,
         "Refuse a compressed input that expands beyond this many bytes.",
     ),
+    Setting(
+        "state_url",
+        "",
+        "SQLAlchemy URL of the operational state (partners, audit log); empty means "
+        "sqlite:///<workspace>/state.db.",
+    ),
+    Setting(
+        "lookup_key_file",
+        "",
+        "Lookup (OPRF) key file; empty means ~/.config/breachwatch/keys/<workspace id>.lookup.key. "
+        "Must lie outside the workspace.",
+    ),
+    Setting(
+        "lookup_prefix_bits",
+        20,
+        "Bits of the identifier hash a partner sends to pick a bucket (see docs/privacy.md).",
+    ),
+    Setting("redis_url", "", "Redis URL for shared rate limits; empty keeps them in memory."),
+    Setting("selfcheck_limit_ip", "10/minute;100/day", "Self-check requests per client IP."),
+    Setting(
+        "selfcheck_limit_identifier",
+        "3/day",
+        "Self-checks per identifier (caps the messages one address or phone can be sent).",
+    ),
+    Setting("selfcheck_limit_global", "200/second", "Self-check requests for the whole service."),
+    Setting("partner_max_batch", 5000, "Most blinded elements in one partner request."),
+    Setting(
+        "trusted_proxies",
+        "",
+        "Comma-separated proxy addresses whose X-Forwarded-For gives the client IP.",
+    ),
+    Setting(
+        "organisation",
+        "France Travail (synthetic demo)",
+        "Name of the breached organisation, used in messages to people.",
+    ),
+    Setting("dpo_contact", "dpo@example.org", "Contact of the data protection officer."),
+    Setting("smtp_host", "", "SMTP server for e-mail to people; empty disables e-mail."),
+    Setting("smtp_port", 25, "SMTP server port (587 for submission with smtp_starttls)."),
+    Setting(
+        "smtp_from",
+        "breachwatch@example.org",
+        "Sender of e-mail (From and envelope); its domain ends every Message-ID.",
+    ),
+    Setting("smtp_starttls", False, "Use STARTTLS on the SMTP connection (certificate checked)."),
+    Setting(
+        "smtp_username",
+        "",
+        "SMTP login; empty means none. Needs smtp_starttls unless the server is on this host.",
+    ),
+    Setting("smtp_password", "", "SMTP password (with smtp_username).", secret=True),
+    Setting("smtp_timeout", 10, "Seconds to wait for the SMTP server before a temporary failure."),
+    Setting("sms_url", "", "SMS provider API endpoint (https); empty disables SMS."),
+    Setting("sms_api_key", "", "SMS provider API key, sent as a Bearer token.", secret=True),
+    Setting(
+        "sms_sender_id",
+        "BreachWatch",
+        "SMS sender shown to people: up to 11 letters and digits, or a phone number.",
+    ),
+    Setting("sms_timeout", 10, "Seconds to wait for the SMS provider before a temporary failure."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -159,7 +159,9 @@ def _upsert_breach(ws: Workspace, name: str, role: Role, disclosed: dt.date | No
         )
     else:
         ws.con.execute(
-            "INSERT INTO breaches VALUES (?, ?, now(), now(), ?)", [name, role.value, disclosed]
+            "INSERT INTO breaches (name, role, created_at, updated_at, disclosed_on) "
+            "VALUES (?, ?, now(), now(), ?)",
+            [name, role.value, disclosed],
         )
 
 

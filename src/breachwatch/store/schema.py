@@ -33,6 +33,9 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
             disclosed_on DATE
         )"""
     )
+    # Sensitive breaches (membership says something about the person) never show a self-check
+    # result on screen; added after the first release, hence the ALTER for older workspaces.
+    con.execute("ALTER TABLE breaches ADD COLUMN IF NOT EXISTS sensitive BOOLEAN DEFAULT true")
     con.execute("CREATE SEQUENCE IF NOT EXISTS source_ids START 1")
     con.execute(
         """

@@ -1,0 +1,477 @@
+"""The lookup index of one breach: every identifier of every affected person, as OPRF output.
+
+File ``<workspace>/lookup/<breach>.index`` (SQLite, read-only once built):
+
+- ``entries(prefix, tag, person)``: ``tag`` = the first 16 bytes of OPRF(key, canonical
+  identifier) (RFC 9497, ristretto255-SHA512), ``prefix`` = its bucket (identifiers.py);
+  sorted by (prefix, tag), so a self-check is one B-tree seek and a partner's bucket one range.
+- ``people(person, sealed)``: per person, AES-256-GCM-sealed JSON (data classes leaked in this
+  breach, exposure across every leak, risk ids, the registry's contacts for a NIR check).
+- ``meta``: breach, sensitive flag, key id, prefix bits, counts, build time.
+
+No identifier appears in clear nor as a plain or salted hash: without the server key, testing a
+guess against the index needs the server (rate-limited). Identifiers come from the registry row
+of each affected person (e-mails, phones, NIR + date of birth) and from the leaked rows linked to
+them (e-mails, phones): a person may type the address the attackers have.
+
+Built set-based: DuckDB produces the identifiers and payloads in Arrow batches; worker threads
+(one per core) evaluate the OPRF and seal the payloads; DuckDB sorts the entries; SQLite stores
+them. The file appears atomically (written beside, then renamed), so a running service never
+reads a half-built index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from breachwatch.errors import UsageError, WorkspaceError
+from breachwatch.lookup import oprf
+from breachwatch.lookup.identifiers import Kind, bucket
+from breachwatch.lookup.keys import LookupKeys, create_keys
+from breachwatch.risk.exposure import leaks
+from breachwatch.risk.rules import compute_risk
+from breachwatch.store.workspace import Workspace
+
+FORMAT_VERSION = 1
+TAG_BYTES = 16
+BATCH_ROWS = 20_000
+KIND_CODES = {Kind.EMAIL: 1, Kind.PHONE: 2, Kind.NIR: 3}
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class IndexSummary:
+    breach: str
+    path: Path
+    people: int = 0
+    entries: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    sensitive: bool = True
+    key_id: str = ""
+    prefix_bits: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "breach": self.breach,
+            "path": str(self.path),
+            "people": self.people,
+            "entries": self.entries,
+            "by_kind": self.by_kind,
+            "sensitive": self.sensitive,
+            "key_id": self.key_id,
+            "prefix_bits": self.prefix_bits,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def index_dir(home: Path) -> Path:
+    return home / "lookup"
+
+
+def index_path(home: Path, breach: str) -> Path:
+    return index_dir(home) / f"{breach}.index"
+
+
+# -- the SQL that produces identifiers and payloads -------------------------------------------
+
+_PEOPLE = """
+    CREATE OR REPLACE TEMP TABLE bw_lookup_people AS
+    SELECT row_number() OVER (ORDER BY registry_uid) AS person, registry_uid,
+           any_value(record_id) AS record_id, list_distinct(flatten(list(data_classes))) AS classes
+    FROM affected WHERE breach = $breach GROUP BY registry_uid
+"""
+
+_REGISTRY_IDS = """
+    SELECT p.person, i.ident
+    FROM bw_lookup_people p JOIN records r ON r.record_uid = p.registry_uid,
+    LATERAL (SELECT unnest([
+        CASE WHEN r.email_valid THEN 'email:' || r.email END,
+        CASE WHEN r.email_2_valid THEN 'email:' || r.email_2 END,
+        CASE WHEN r.phone_valid THEN 'phone:' || r.phone END,
+        CASE WHEN r.phone_2_valid THEN 'phone:' || r.phone_2 END,
+        CASE WHEN r.nir_valid AND r.date_of_birth IS NOT NULL
+             THEN 'nir:' || r.nir || ':' || strftime(r.date_of_birth, '%Y-%m-%d') END
+    ]) AS ident) i
+"""
+
+_LEAKED_IDS = """
+    SELECT p.person, i.ident
+    FROM (SELECT registry_uid, unnest(leak_uids) AS leak_uid FROM affected
+          WHERE breach = $breach) l
+    JOIN bw_lookup_people p USING (registry_uid)
+    JOIN records r ON r.record_uid = l.leak_uid,
+    LATERAL (SELECT unnest([
+        CASE WHEN r.email_valid THEN 'email:' || r.email END,
+        CASE WHEN r.email_2_valid THEN 'email:' || r.email_2 END,
+        CASE WHEN r.phone_valid THEN 'phone:' || r.phone END,
+        CASE WHEN r.phone_2_valid THEN 'phone:' || r.phone_2 END
+    ]) AS ident) i
+"""
+
+_IDENTIFIERS = f"""
+    SELECT DISTINCT person, ident FROM (({_REGISTRY_IDS}) UNION ALL ({_LEAKED_IDS}))
+    WHERE ident IS NOT NULL
+"""
+
+_MOBILE = "(starts_with({c}, '+336') OR starts_with({c}, '+337'))"
+
+_PAYLOADS = f"""
+    WITH exp AS (
+        SELECT registry_uid,
+               list({{'class': data_class, 'breaches': breaches,
+                      'first_exposed': strftime(first_exposed, '%Y-%m-%d'),
+                      'added': added_by_breach}} ORDER BY data_class) AS exposure
+        FROM exposure GROUP BY registry_uid),
+    rk AS (SELECT registry_uid, list(DISTINCT risk ORDER BY risk) AS risks FROM risk
+           GROUP BY registry_uid)
+    SELECT p.person, to_json({{
+        'record_id': p.record_id,
+        'classes': list_sort(p.classes),
+        'exposure': coalesce(exp.exposure, []),
+        'risks': coalesce(rk.risks, []),
+        'email': CASE WHEN r.email_valid THEN r.email END,
+        'mobile': CASE WHEN r.phone_valid AND {_MOBILE.format(c="r.phone")} THEN r.phone
+                       WHEN r.phone_2_valid AND {_MOBILE.format(c="r.phone_2")} THEN r.phone_2
+                  END
+    }})::VARCHAR AS payload
+    FROM bw_lookup_people p
+    JOIN records r ON r.record_uid = p.registry_uid
+    LEFT JOIN exp ON exp.registry_uid = p.registry_uid
+    LEFT JOIN rk ON rk.registry_uid = p.registry_uid
+    ORDER BY p.person
+"""
+
+
+# -- workers ------------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(oprf_key: bytes, seal_key: bytes, prefix_bits: int, aad: bytes) -> None:
+    _WORKER.update(oprf_key=oprf_key, aead=AESGCM(seal_key), bits=prefix_bits, aad=aad)
+
+
+def _evaluate_batch(persons: list[int], idents: list[str]) -> pa.RecordBatch:
+    key, bits = _WORKER["oprf_key"], _WORKER["bits"]
+    data = [s.encode() for s in idents]
+    outputs = oprf.evaluate_many(key, data)
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array([bucket(d, bits) for d in data], pa.int64()),
+            pa.array([o[:TAG_BYTES] for o in outputs], pa.binary(TAG_BYTES)),
+            pa.array(persons, pa.int64()),
+            pa.array([KIND_CODES[Kind(s.split(":", 1)[0])] for s in idents], pa.int8()),
+        ],
+        names=["prefix", "tag", "person", "kind"],
+    )
+
+
+def _seal_batch(persons: list[int], payloads: list[str]) -> list[tuple[int, bytes]]:
+    aead, aad = _WORKER["aead"], _WORKER["aad"]
+    out = []
+    for person, text in zip(persons, payloads, strict=True):
+        nonce = os.urandom(12)
+        out.append((person, nonce + aead.encrypt(nonce, text.encode(), aad + str(person).encode())))
+    return out
+
+
+def payload_aad(breach: str) -> bytes:
+    return f"breachwatch-index-v{FORMAT_VERSION}\x00{breach}\x00".encode()
+
+
+# -- building --------------------------------------------------------------------------------
+
+
+def build_index(
+    ws: Workspace,
+    breach: str,
+    *,
+    sensitive: bool | None = None,
+    rotate_key: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> IndexSummary:
+    started = time.perf_counter()
+    if breach not in leaks(ws):
+        raise UsageError(f"breach {breach!r} is not an ingested leak")
+    settings = ws.settings
+    bits = int(settings["lookup_prefix_bits"])
+    if not 1 <= bits <= 32:
+        raise UsageError(f"lookup_prefix_bits must be between 1 and 32, got {bits}")
+    keys = create_keys(settings, rotate=rotate_key)
+    if sensitive is not None:
+        ws.con.execute("UPDATE breaches SET sensitive = ? WHERE name = ?", [sensitive, breach])
+    flag = ws.con.execute("SELECT sensitive FROM breaches WHERE name = ?", [breach]).fetchone()
+    summary = IndexSummary(
+        breach,
+        index_path(ws.home, breach),
+        sensitive=bool(flag[0]) if flag and flag[0] is not None else True,
+        key_id=keys.key_id,
+        prefix_bits=bits,
+    )
+    report = progress or (lambda label, done, total: None)
+
+    report("risk", 0, 1)
+    compute_risk(ws, breach)
+    report("risk", 1, 1)
+    con = ws.con
+    con.execute(_PEOPLE, {"breach": breach})
+    summary.people = _count(con, "SELECT count(*) FROM bw_lookup_people")
+    total_ids = _count(con, f"SELECT count(*) FROM ({_IDENTIFIERS})", {"breach": breach})
+
+    target = summary.path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    entries_file = target.with_name(target.name + ".entries.parquet")
+    for stale in (partial, entries_file):
+        stale.unlink(missing_ok=True)
+    db = _create_db(partial)
+    try:
+        with _pool(keys, bits, payload_aad(breach), workers) as pool:
+            _write_people(con, db, pool, summary.people, report)
+            _evaluate_identifiers(con, pool, breach, entries_file, total_ids, report)
+        summary.entries, summary.by_kind = _write_entries(con, db, entries_file, total_ids, report)
+        _write_meta(db, summary)
+        db.execute("ANALYZE")
+        db.commit()
+        db.close()
+        os.replace(partial, target)
+    except BaseException:
+        db.close()
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        entries_file.unlink(missing_ok=True)
+        con.execute("DROP TABLE IF EXISTS bw_lookup_people")
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _count(con: Any, sql: str, params: dict[str, Any] | None = None) -> int:
+    row = con.execute(sql, params or {}).fetchone()
+    return int(row[0]) if row else 0
+
+
+class _pool:
+    """Worker threads: libsodium's scalar multiplication (most of the cost) releases the GIL,
+    so threads scale across cores without the start-up, pickling and temp files of processes.
+    """
+
+    def __init__(self, keys: LookupKeys, bits: int, aad: bytes, workers: int | None) -> None:
+        n = workers or os.cpu_count() or 1
+        _init_worker(keys.oprf_key, keys.seal_key, bits, aad)
+        self.executor = ThreadPoolExecutor(max_workers=n, thread_name_prefix="bw-oprf")
+        self.window = 2 * n
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.executor.shutdown(cancel_futures=True)
+
+    def map(self, fn: Callable[..., Any], batches: Iterator[tuple[Any, ...]]) -> Iterator[Any]:
+        """Ordered results with at most ``window`` batches in flight (bounded memory)."""
+        pending: list[Any] = []
+        for args in batches:
+            pending.append(self.executor.submit(fn, *args))
+            if len(pending) >= self.window:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
+
+
+def _batches(con: Any, sql: str, params: dict[str, Any]) -> Iterator[tuple[list[Any], ...]]:
+    reader = con.execute(sql, params).fetch_record_batch(BATCH_ROWS)
+    for batch in reader:
+        yield tuple(col.to_pylist() for col in batch.columns)
+
+
+def _create_db(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        PRAGMA journal_mode = OFF;
+        PRAGMA synchronous = OFF;
+        PRAGMA page_size = 8192;
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE people (person INTEGER PRIMARY KEY, sealed BLOB NOT NULL);
+        CREATE TABLE entries (
+            prefix INTEGER NOT NULL, tag BLOB NOT NULL, person INTEGER NOT NULL,
+            kind INTEGER NOT NULL,
+            PRIMARY KEY (prefix, tag, person)
+        ) WITHOUT ROWID;
+        """
+    )
+    return db
+
+
+def _write_people(
+    con: Any, db: sqlite3.Connection, pool: _pool, total: int, report: Progress
+) -> None:
+    done = 0
+    report("payloads", 0, total)
+    for rows in pool.map(_seal_batch, _batches(con, _PAYLOADS, {})):
+        db.executemany("INSERT INTO people VALUES (?, ?)", rows)
+        done += len(rows)
+        report("payloads", done, total)
+
+
+def _evaluate_identifiers(
+    con: Any, pool: _pool, breach: str, out: Path, total: int, report: Progress
+) -> None:
+    schema = pa.schema(
+        [
+            ("prefix", pa.int64()),
+            ("tag", pa.binary(TAG_BYTES)),
+            ("person", pa.int64()),
+            ("kind", pa.int8()),
+        ]
+    )
+    done = 0
+    report("OPRF", 0, total)
+    with pq.ParquetWriter(out, schema, compression="none") as writer:
+        for batch in pool.map(_evaluate_batch, _batches(con, _IDENTIFIERS, {"breach": breach})):
+            writer.write_batch(batch)
+            done += batch.num_rows
+            report("OPRF", done, total)
+
+
+def _write_entries(
+    con: Any, db: sqlite3.Connection, entries_file: Path, total: int, report: Progress
+) -> tuple[int, dict[str, int]]:
+    done = 0
+    report("index", 0, total)
+    path = str(entries_file).replace("'", "''")
+    reader = con.execute(
+        f"SELECT prefix, tag, person, kind FROM read_parquet('{path}') ORDER BY prefix, tag, person"
+    ).fetch_record_batch(100_000)
+    for batch in reader:
+        db.executemany(
+            "INSERT INTO entries VALUES (?, ?, ?, ?)",
+            zip(*(c.to_pylist() for c in batch.columns), strict=True),
+        )
+        done += batch.num_rows
+        report("index", done, total)
+    names = {code: kind.value for kind, code in KIND_CODES.items()}
+    by_kind = {
+        names[k]: int(n) for k, n in db.execute("SELECT kind, count(*) FROM entries GROUP BY 1")
+    }
+    return done, by_kind
+
+
+def _write_meta(db: sqlite3.Connection, s: IndexSummary) -> None:
+    meta = {
+        "format": str(FORMAT_VERSION),
+        "breach": s.breach,
+        "sensitive": "1" if s.sensitive else "0",
+        "key_id": s.key_id,
+        "prefix_bits": str(s.prefix_bits),
+        "tag_bytes": str(TAG_BYTES),
+        "people": str(s.people),
+        "entries": str(s.entries),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+class LookupIndex:
+    """A built index, opened read-only (one connection per thread: sqlite3 objects are not
+    shared across threads)."""
+
+    def __init__(self, path: Path, keys: LookupKeys) -> None:
+        if not path.is_file():
+            raise WorkspaceError(f"no lookup index at {path}: run `breachwatch index` first")
+        self.path = path
+        self.keys = keys
+        self.mtime = path.stat().st_mtime
+        db = self._connect()
+        try:
+            self.meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(f"{path} is not a breachwatch lookup index: {exc}") from None
+        finally:
+            db.close()
+        if self.meta.get("format") != str(FORMAT_VERSION):
+            raise WorkspaceError(f"{path}: index format {self.meta.get('format')} unsupported")
+        if self.meta["key_id"] != keys.key_id:
+            raise WorkspaceError(
+                f"{path} was built with lookup key {self.meta['key_id']}, but the key in effect "
+                f"is {keys.key_id}: rebuild it with `breachwatch index --breach "
+                f"{self.meta['breach']}`"
+            )
+        self.breach = self.meta["breach"]
+        self.sensitive = self.meta["sensitive"] == "1"
+        self.prefix_bits = int(self.meta["prefix_bits"])
+        self._aead = AESGCM(keys.seal_key)
+        self._aad = payload_aad(self.breach)
+        import threading
+
+        self._local = threading.local()
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        con: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if con is None:
+            con = self._connect()
+            self._local.db = con
+        return con
+
+    def find(self, data: bytes) -> list[dict[str, Any]]:
+        """Payloads of the people holding this canonical identifier (usually 0 or 1)."""
+        tag = oprf.evaluate(self.keys.oprf_key, data)[:TAG_BYTES]
+        prefix = bucket(data, self.prefix_bits)
+        people = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT person FROM entries WHERE prefix = ? AND tag = ?", (prefix, tag)
+            )
+        ]
+        return [self.payload(p) for p in people]
+
+    def payload(self, person: int) -> dict[str, Any]:
+        row = self.db.execute("SELECT sealed FROM people WHERE person = ?", (person,)).fetchone()
+        if row is None:
+            raise WorkspaceError(f"{self.path}: entry points to a missing person")
+        sealed: bytes = row[0]
+        text = self._aead.decrypt(sealed[:12], sealed[12:], self._aad + str(person).encode())
+        payload: dict[str, Any] = json.loads(text)
+        return payload
+
+    def bucket_tags(self, prefix: int, size: int) -> list[bytes]:
+        """The tags of one bucket, truncated to ``size`` bytes (for partners)."""
+        return [
+            bytes(row[0][:size])
+            for row in self.db.execute("SELECT tag FROM entries WHERE prefix = ?", (prefix,))
+        ]
+
+
+def open_indexes(home: Path, keys: LookupKeys) -> dict[str, LookupIndex]:
+    folder = index_dir(home)
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for path in sorted(folder.glob("*.index")):
+        index = LookupIndex(path, keys)
+        found[index.breach] = index
+    return found

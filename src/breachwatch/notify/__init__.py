@@ -1,0 +1,1 @@
+"""Messages to people: e-mail and SMS senders behind one interface."""

@@ -1,0 +1,1 @@
+"""The web service: self-check pages, partner API (FastAPI + Uvicorn + Jinja2)."""
