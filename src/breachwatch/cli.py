@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from breachwatch.errors import BreachwatchError, UsageError
+from breachwatch.phishing import cli as phishing_cli
 from breachwatch.types import DataClass, Role
 
 app = typer.Typer(
@@ -486,6 +487,13 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         raise typer.Exit(1)
 
 
+app.add_typer(
+    phishing_cli.app,
+    name="phishing",
+    help="Is this SMS or e-mail genuine? Verdict, score and reasons, offline.",
+)
+
+
 @app.command()
 def demo(
     people: Annotated[int, typer.Option(help="People in the synthetic registry.")] = 20_000,
@@ -496,13 +504,22 @@ def demo(
     data_dir: Annotated[Path, typer.Option("--data", help="Where the synthetic files go.")] = Path(
         "demo-data"
     ),
+    port: Annotated[int, typer.Option(help="Port of the web service.")] = 8000,
 ) -> None:
-    """End-to-end demo on synthetic data: synth → init → ingest → affected population."""
+    """End-to-end demo on synthetic data: synth → ingest → affected → risk → lookup index, then
+    the self-check service with a local mailbox."""
     from breachwatch.demo import run_demo
 
     with _progress() as progress:
         run_demo(
-            state.workspace or Path("workspace-demo"), data_dir, people, seed, serve, out, progress
+            state.workspace or Path("workspace-demo"),
+            data_dir,
+            people,
+            seed,
+            serve,
+            out,
+            progress,
+            port,
         )
 
 

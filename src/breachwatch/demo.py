@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import shutil
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from breachwatch.ingest.pipeline import ingest
 from breachwatch.ingest.summary import print_summary
 from breachwatch.linkage.affected import compute_affected
 from breachwatch.linkage.summary import print_affected
+from breachwatch.lookup.index import build_index
+from breachwatch.lookup.keys import key_path
 from breachwatch.risk.rules import compute_risk, load_rules
 from breachwatch.risk.summary import print_risk
 from breachwatch.settings import load_settings
@@ -47,6 +50,7 @@ def run_demo(
     serve: bool,
     console: Console,
     progress: Callable[[str, int, int], None],
+    port: int = 8000,
 ) -> None:
     manifest = _synth(data_dir, people, seed, console, progress)
     _fresh_workspace(workspace)
@@ -70,10 +74,72 @@ def run_demo(
         console.rule(f"risks of the people in {MAIN_BREACH}, given every leak")
         rules = load_rules()
         print_risk(console, MAIN_BREACH, compute_risk(ws, MAIN_BREACH, rules), rules, "en")
-    if serve:
+        console.rule("private lookup index (OPRF, no plaintext)")
+        summary = build_index(ws, MAIN_BREACH, progress=progress)
         console.print(
-            "No web UI exists yet (it arrives with the self-check capability); nothing to serve."
+            f"{MAIN_BREACH}: {summary.people:,} people, {summary.entries:,} identifiers "
+            f"({', '.join(f'{n:,} {k}' for k, n in sorted(summary.by_kind.items()))}) "
+            f"in {summary.seconds:.1f} s → {summary.path}"
         )
+        example = ws.con.execute(
+            "SELECT r.email FROM affected a JOIN records r ON r.record_uid = a.registry_uid "
+            "WHERE a.breach = ? AND r.email_valid ORDER BY a.record_id LIMIT 1",
+            [MAIN_BREACH],
+        ).fetchone()
+    customers = _partner_demo(workspace, data_dir, manifest)
+    if serve:
+        _serve(workspace, data_dir, port, example[0] if example else None, customers, console)
+
+
+def _partner_demo(workspace: Path, data_dir: Path, manifest: SynthManifest) -> Path:
+    """A demo partner file: a bank's customers, some of them in the breach."""
+    customers = data_dir / "bank_customers.csv"
+    with (
+        manifest.registry.open(encoding="utf-8") as src,
+        customers.open("w", encoding="utf-8", newline="") as dst,
+    ):
+        reader = csv.DictReader(src)
+        writer = csv.writer(dst)
+        writer.writerow(["customer", "email", "mobile"])
+        for i, row in enumerate(reader):
+            if i % 7 == 0:
+                writer.writerow([f"B{i:07d}", row["email"], row["tel_portable"]])
+        for i in range(200):
+            writer.writerow([f"X{i:07d}", f"client{i}@bank.example", ""])
+    return customers
+
+
+def _serve(
+    workspace: Path,
+    data_dir: Path,
+    port: int,
+    example: str | None,
+    customers: Path,
+    console: Console,
+) -> None:
+    import uvicorn
+
+    from breachwatch.notify.mailbox import Mailbox
+    from breachwatch.state import add_partner
+    from breachwatch.web.app import create_app
+
+    settings = load_settings(workspace)
+    mailbox_dir = data_dir / "mailbox"
+    with Mailbox(mailbox_dir) as box:
+        settings.update(smtp_host="127.0.0.1", smtp_port=box.port)
+        key = add_partner(settings, "demo-bank", 1_000_000)
+        url = f"http://127.0.0.1:{port}"
+        console.rule("serving")
+        console.print(f"Self-check page: {url}/ (English: {url}/?lang=en)")
+        if example:
+            console.print(f"  try a synthetic affected person's e-mail: {example}")
+        console.print(f"  answers arrive in the demo mailbox: {mailbox_dir}/*.eml")
+        console.print(
+            f"Partner check: breachwatch partner-check {customers} --server {url} "
+            f"--api-key {key} --out matches.csv"
+        )
+        console.print("Ctrl-C stops the demo.")
+        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
 
 def _synth(
@@ -103,6 +169,8 @@ def _fresh_workspace(workspace: Path) -> None:
         settings = load_settings(workspace)
         if not settings["key"] and not settings["key_file"]:
             default_key_file(workspace_id(workspace)).unlink(missing_ok=True)
+        if not settings["lookup_key_file"]:
+            key_path(settings).unlink(missing_ok=True)
         shutil.rmtree(workspace)
     init_workspace(workspace)
     (workspace / DEMO_MARKER).write_text("created by breachwatch demo\n", encoding="utf-8")

@@ -95,6 +95,21 @@ def test_index_file_holds_no_identifier_nor_plain_hash(indexed: Indexed) -> None
             assert name.encode() not in blob or len(name) < 4
 
 
+def test_bucket_prefixes_are_not_stored_in_clear(indexed: Indexed) -> None:
+    """The stored bucket is keyed: the file does not say which prefixes are occupied."""
+    from breachwatch.lookup.identifiers import bucket
+
+    bits = indexed.summary.prefix_bits
+    db = sqlite3.connect(indexed.summary.path)
+    stored = {r[0] for r in db.execute("SELECT bucket FROM entries")}
+    plain = set()
+    for row in indexed.registry:
+        ident = nir_identifier(row["nir"], row["date_naissance"])
+        if ident and row["id_personne"] in indexed.affected:
+            plain.add(bucket(ident.data, bits))
+    assert plain and not plain & stored
+
+
 def test_index_summary_counts_reconcile(indexed: Indexed) -> None:
     s = indexed.summary
     assert s.people == len(indexed.affected)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -99,7 +100,17 @@ class PartnerClient:
         return found
 
     def _check_batch(self, identifiers: Sequence[Identifier]) -> list[bool]:
-        data = [i.data for i in identifiers]
+        # Shuffled, so that the server cannot pair the e-mail and the phone of one customer
+        # from their positions in the request (docs/privacy.md).
+        order = list(range(len(identifiers)))
+        secrets.SystemRandom().shuffle(order)
+        shuffled = self._check_shuffled([identifiers[i].data for i in order])
+        found = [False] * len(order)
+        for position, index in enumerate(order):
+            found[index] = shuffled[position]
+        return found
+
+    def _check_shuffled(self, data: list[bytes]) -> list[bool]:
         blinds, elements = zip(*(oprf.blind(d) for d in data), strict=True)
         prefixes = [bucket(d, self.prefix_bits) for d in data]
         answer = self._call(

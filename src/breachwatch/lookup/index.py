@@ -2,9 +2,11 @@
 
 File ``<workspace>/lookup/<breach>.index`` (SQLite, read-only once built):
 
-- ``entries(prefix, tag, person)``: ``tag`` = the first 16 bytes of OPRF(key, canonical
-  identifier) (RFC 9497, ristretto255-SHA512), ``prefix`` = its bucket (identifiers.py);
-  sorted by (prefix, tag), so a self-check is one B-tree seek and a partner's bucket one range.
+- ``entries(bucket, tag, person, kind)``: ``tag`` = the first 16 bytes of OPRF(key, canonical
+  identifier) (RFC 9497, ristretto255-SHA512); ``bucket`` = a keyed hash (HMAC under the seal
+  key) of the identifier's bucket prefix (identifiers.py), so the file does not even tell which
+  prefixes are occupied; sorted by (bucket, tag): a self-check is one B-tree seek and a
+  partner's bucket one range.
 - ``people(person, sealed)``: per person, AES-256-GCM-sealed JSON (data classes leaked in this
   breach, exposure across every leak, risk ids, the registry's contacts for a NIR check).
 - ``meta``: breach, sensitive flag, key id, prefix bits, counts, build time.
@@ -22,6 +24,8 @@ reads a half-built index.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import sqlite3
@@ -45,7 +49,7 @@ from breachwatch.risk.exposure import leaks
 from breachwatch.risk.rules import compute_risk
 from breachwatch.store.workspace import Workspace
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 TAG_BYTES = 16
 BATCH_ROWS = 20_000
 KIND_CODES = {Kind.EMAIL: 1, Kind.PHONE: 2, Kind.NIR: 3}
@@ -163,21 +167,29 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(oprf_key: bytes, seal_key: bytes, prefix_bits: int, aad: bytes) -> None:
-    _WORKER.update(oprf_key=oprf_key, aead=AESGCM(seal_key), bits=prefix_bits, aad=aad)
+    _WORKER.update(
+        oprf_key=oprf_key, seal_key=seal_key, aead=AESGCM(seal_key), bits=prefix_bits, aad=aad
+    )
+
+
+def bucket_key(seal_key: bytes, prefix: int) -> int:
+    """The stored form of a bucket prefix: keyed, so the index file alone says nothing."""
+    mac = hmac.new(seal_key, b"bucket\x00" + prefix.to_bytes(4, "big"), hashlib.sha256)
+    return int.from_bytes(mac.digest()[:8], "big", signed=True)
 
 
 def _evaluate_batch(persons: list[int], idents: list[str]) -> pa.RecordBatch:
-    key, bits = _WORKER["oprf_key"], _WORKER["bits"]
+    key, seal, bits = _WORKER["oprf_key"], _WORKER["seal_key"], _WORKER["bits"]
     data = [s.encode() for s in idents]
     outputs = oprf.evaluate_many(key, data)
     return pa.RecordBatch.from_arrays(
         [
-            pa.array([bucket(d, bits) for d in data], pa.int64()),
+            pa.array([bucket_key(seal, bucket(d, bits)) for d in data], pa.int64()),
             pa.array([o[:TAG_BYTES] for o in outputs], pa.binary(TAG_BYTES)),
             pa.array(persons, pa.int64()),
             pa.array([KIND_CODES[Kind(s.split(":", 1)[0])] for s in idents], pa.int8()),
         ],
-        names=["prefix", "tag", "person", "kind"],
+        names=["bucket", "tag", "person", "kind"],
     )
 
 
@@ -311,9 +323,9 @@ def _create_db(path: Path) -> sqlite3.Connection:
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE people (person INTEGER PRIMARY KEY, sealed BLOB NOT NULL);
         CREATE TABLE entries (
-            prefix INTEGER NOT NULL, tag BLOB NOT NULL, person INTEGER NOT NULL,
+            bucket INTEGER NOT NULL, tag BLOB NOT NULL, person INTEGER NOT NULL,
             kind INTEGER NOT NULL,
-            PRIMARY KEY (prefix, tag, person)
+            PRIMARY KEY (bucket, tag, person)
         ) WITHOUT ROWID;
         """
     )
@@ -336,7 +348,7 @@ def _evaluate_identifiers(
 ) -> None:
     schema = pa.schema(
         [
-            ("prefix", pa.int64()),
+            ("bucket", pa.int64()),
             ("tag", pa.binary(TAG_BYTES)),
             ("person", pa.int64()),
             ("kind", pa.int8()),
@@ -358,7 +370,7 @@ def _write_entries(
     report("index", 0, total)
     path = str(entries_file).replace("'", "''")
     reader = con.execute(
-        f"SELECT prefix, tag, person, kind FROM read_parquet('{path}') ORDER BY prefix, tag, person"
+        f"SELECT bucket, tag, person, kind FROM read_parquet('{path}') ORDER BY bucket, tag, person"
     ).fetch_record_batch(100_000)
     for batch in reader:
         db.executemany(
@@ -440,11 +452,11 @@ class LookupIndex:
     def find(self, data: bytes) -> list[dict[str, Any]]:
         """Payloads of the people holding this canonical identifier (usually 0 or 1)."""
         tag = oprf.evaluate(self.keys.oprf_key, data)[:TAG_BYTES]
-        prefix = bucket(data, self.prefix_bits)
+        key = bucket_key(self.keys.seal_key, bucket(data, self.prefix_bits))
         people = [
             row[0]
             for row in self.db.execute(
-                "SELECT person FROM entries WHERE prefix = ? AND tag = ?", (prefix, tag)
+                "SELECT person FROM entries WHERE bucket = ? AND tag = ?", (key, tag)
             )
         ]
         return [self.payload(p) for p in people]
@@ -462,7 +474,10 @@ class LookupIndex:
         """The tags of one bucket, truncated to ``size`` bytes (for partners)."""
         return [
             bytes(row[0][:size])
-            for row in self.db.execute("SELECT tag FROM entries WHERE prefix = ?", (prefix,))
+            for row in self.db.execute(
+                "SELECT tag FROM entries WHERE bucket = ?",
+                (bucket_key(self.keys.seal_key, prefix),),
+            )
         ]
 
 

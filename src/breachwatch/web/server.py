@@ -8,6 +8,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from breachwatch.errors import UsageError
 from breachwatch.settings import load_settings
 from breachwatch.store.workspace import workspace_id
 
@@ -24,6 +25,11 @@ def run(workspace: Path | None, host: str, port: int, workers: int) -> None:
     home = Path(settings["home"])
     workspace_id(home)  # a clear error outside a workspace
     os.environ["BREACHWATCH_HOME"] = str(home)
+    if workers > 1 and not settings["redis_url"]:
+        raise UsageError(
+            "--workers above 1 needs redis_url (BREACHWATCH_REDIS_URL): without it each process "
+            "would keep its own rate-limit counters"
+        )
     if workers > 1:
         uvicorn.run(
             "breachwatch.web.server:app_from_env",
