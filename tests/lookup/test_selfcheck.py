@@ -102,6 +102,7 @@ def test_bad_input_gets_a_clear_message(
     assert r.status_code == 400
     assert error in html.unescape(r.text)
     assert 'role="alert"' in r.text
+    assert "<title>Erreur : " in r.text
 
 
 def test_phone_check_goes_by_sms(

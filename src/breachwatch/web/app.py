@@ -209,7 +209,7 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
 
     def page(request: Request, name: str, lang: str, status: int = 200, **extra: Any):
         t = PAGE[lang]
-        context = {"lang": lang, "t": t, "org": org, "title": t["title"], **extra}
+        context = {"lang": lang, "t": t, "org": org, "title": t["title"]} | extra
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
@@ -244,6 +244,13 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
 
     def form_page(request: Request, lang: str, status: int = 200, **extra: Any) -> Response:
         channels = service.selfcheck.channels()
+        t = PAGE[lang]
+        if extra.get("error"):  # announced in the tab title too, as screen readers read it first
+            extra["title"] = (
+                f"{t['err_title']} : {t['title']}"
+                if lang == "fr"
+                else (f"{t['err_title']}: {t['title']}")
+            )
         return page(
             request,
             "selfcheck.html",
