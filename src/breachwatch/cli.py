@@ -467,6 +467,64 @@ def partner_check_cmd(
     )
 
 
+user_app = typer.Typer(help="Operator accounts of the dashboard.")
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option(help="viewer, analyst (person look-ups) or admin.")] = (
+        "viewer"
+    ),
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a dashboard account (argon2id password hash; at least 12 characters)."""
+    from breachwatch.dashboard.auth import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    add_user(_settings(), name, password, role)
+    out.print(f"user {escape(name)} ({role}) created")
+
+
+@user_app.command("list")
+def user_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The dashboard accounts and their roles."""
+    from breachwatch.dashboard.auth import list_users
+
+    users = list_users(_settings())
+    if as_json:
+        print(json.dumps(users))
+        return
+    table = Table("user", "role", "created", "disabled")
+    for u in users:
+        table.add_row(escape(u["username"]), u["role"], u["created_at"], str(u["disabled"]))
+    out.print(table)
+
+
+dashboard_app = typer.Typer(help="The operator dashboard's figures.")
+app.add_typer(dashboard_app, name="dashboard")
+
+
+@dashboard_app.command("refresh")
+def dashboard_refresh(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Recompute the dashboard's aggregates from the workspace (counts only, no personal data)."""
+    from breachwatch.dashboard.snapshot import refresh
+    from breachwatch.store.workspace import open_workspace
+
+    with open_workspace(state.workspace) as ws:
+        body = refresh(ws)
+    if as_json:
+        print(json.dumps(body))
+    else:
+        out.print(f"dashboard figures computed at {body['computed_at']} UTC")
+
+
 audit_app = typer.Typer(help="The tamper-evident audit log.")
 app.add_typer(audit_app, name="audit")
 

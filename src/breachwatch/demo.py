@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
+from breachwatch.dashboard.snapshot import refresh as refresh_dashboard
 from breachwatch.errors import UsageError
 from breachwatch.ingest.catalogue import catalogue, print_catalogue
 from breachwatch.ingest.pipeline import ingest
@@ -81,6 +83,7 @@ def run_demo(
             f"({', '.join(f'{n:,} {k}' for k, n in sorted(summary.by_kind.items()))}) "
             f"in {summary.seconds:.1f} s → {summary.path}"
         )
+        refresh_dashboard(ws)
         example = ws.con.execute(
             "SELECT r.email FROM affected a JOIN records r ON r.record_uid = a.registry_uid "
             "WHERE a.breach = ? AND r.email_valid ORDER BY a.record_id LIMIT 1",
@@ -119,6 +122,7 @@ def _serve(
 ) -> None:
     import uvicorn
 
+    from breachwatch.dashboard.auth import add_user
     from breachwatch.notify.mailbox import Mailbox
     from breachwatch.state import add_partner
     from breachwatch.web.app import create_app
@@ -128,6 +132,8 @@ def _serve(
     with Mailbox(mailbox_dir) as box:
         settings.update(smtp_host="127.0.0.1", smtp_port=box.port)
         key = add_partner(settings, "demo-bank", 1_000_000)
+        password = secrets.token_urlsafe(12)
+        add_user(settings, "demo-analyst", password, "analyst")
         url = f"http://127.0.0.1:{port}"
         console.rule("serving")
         console.print(f"Self-check page: {url}/ (English: {url}/?lang=en)")
@@ -138,6 +144,7 @@ def _serve(
             f"Partner check: breachwatch partner-check {customers} --server {url} "
             f"--api-key {key} --out matches.csv"
         )
+        console.print(f"Operator dashboard: {url}/ops/ — user demo-analyst, password {password}")
         console.print("Ctrl-C stops the demo.")
         uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 

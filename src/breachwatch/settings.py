@@ -94,6 +94,34 @@ SETTINGS: tuple[Setting, ...] = (
         "Name of the breached organisation, used in messages to people.",
     ),
     Setting("dpo_contact", "dpo@example.org", "Contact of the data protection officer."),
+    # Regulator report (GDPR art. 33(3)(b)): who notifies, whom to contact, which authority.
+    Setting(
+        "controller_address",
+        "1 avenue de l'Exemple, 75000 Paris (synthetic demo)",
+        "Postal address of the controller, in the regulator report.",
+    ),
+    Setting("dpo_name", "Camille Exemple (synthetic demo)", "Name of the data protection officer."),
+    Setting(
+        "contact_point",
+        "0 800 000 000, fuite@example.org (synthetic demo)",
+        "Where people and the regulator get more information (report, public statement).",
+    ),
+    Setting("supervisory_authority", "CNIL", "Supervisory authority the breach is notified to."),
+    Setting(
+        "selfcheck_url",
+        "https://verification.example.org/",
+        "Public address of the self-check page, given in the public statement.",
+    ),
+    Setting(
+        "report_category_column",
+        "",
+        "Registry column holding the category of each person; empty means categorie/category.",
+    ),
+    Setting(
+        "session_cookie_secure",
+        True,
+        "Dashboard session cookie only over HTTPS (browsers treat http://127.0.0.1 as secure).",
+    ),
     Setting("smtp_host", "", "SMTP server for e-mail to people; empty disables e-mail."),
     Setting("smtp_port", 25, "SMTP server port (587 for submission with smtp_starttls)."),
     Setting(
@@ -117,6 +145,60 @@ SETTINGS: tuple[Setting, ...] = (
         "SMS sender shown to people: up to 11 letters and digits, or a phone number.",
     ),
     Setting("sms_timeout", 10, "Seconds to wait for the SMS provider before a temporary failure."),
+    Setting(
+        "notify_key_file",
+        "",
+        "Notify key file (seals the outbox, makes authenticity codes); empty means "
+        "~/.config/breachwatch/keys/<workspace id>.notify.key. Must lie outside the workspace.",
+    ),
+    Setting("notify_default_language", "fr", "Language of notices when none is known: fr or en."),
+    Setting(
+        "notify_language_column",
+        "",
+        "Registry column holding each person's language (fr/en...); empty: the default language.",
+    ),
+    Setting(
+        "notify_leaked_contacts",
+        False,
+        "Also reach people through contacts found only in the leak (registry ones first).",
+    ),
+    Setting(
+        "notify_rate",
+        "",
+        "Send rate per channel for `notify run`, e.g. email=200/s,sms=50/s; empty: no limit.",
+    ),
+    Setting("notify_lease_seconds", 60, "A claimed message whose worker is silent this long is resent."),
+    Setting("notify_max_attempts", 8, "Temporary failures before a channel counts as failed."),
+    Setting("notify_retry_seconds", 30, "First retry delay; doubles each attempt (with jitter)."),
+    Setting("notify_retry_max_seconds", 3600, "Longest delay between two attempts."),
+    Setting("notify_batch", 100, "Messages a worker claims at once."),
+    Setting("notify_smtp_connections", 4, "SMTP connections each worker keeps open."),
+    Setting(
+        "notify_bounce_dir",
+        "",
+        "Folder of bounce messages (RFC 3464 DSNs, one per file) read by `notify run`.",
+    ),
+    Setting(
+        "notify_receipt_token",
+        "",
+        "Token the SMS provider sends (Bearer) with delivery receipts; empty disables them.",
+        secret=True,
+    ),
+    Setting("dkim_key_file", "", "PEM private key to DKIM-sign e-mail; empty: no signature."),
+    Setting("dkim_selector", "breachwatch", "DKIM selector (DNS: <selector>._domainkey.<domain>)."),
+    Setting(
+        "phishing_config",
+        "",
+        "TOML file overriding the phishing check's official domains, numbers, brands; empty "
+        "means the shipped configuration.",
+    ),
+    Setting("phishing_limit_ip", "60/minute", "Message checks, and reports, per client IP."),
+    Setting(
+        "operator_api_token",
+        "",
+        "Bearer token of the operator API (phishing waves); empty disables those routes (404).",
+        secret=True,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -86,12 +86,20 @@ def state_url(settings: dict[str, Any]) -> str:
 
 
 _ENGINES: dict[str, Engine] = {}
+_CREATED: dict[str, set[str]] = {}
 
 
 def engine_for(settings: dict[str, Any]) -> Engine:
     """One engine per URL and process; creates the tables on first use."""
     url = state_url(settings)
     engine = _ENGINES.get(url)
+    if engine is not None and _CREATED.get(url) != set(Base.metadata.tables):
+        # A module declaring more tables was imported since: create those too.
+        try:
+            Base.metadata.create_all(engine)
+        except SQLAlchemyError as exc:
+            raise ConfigError(f"cannot open the operational state at {url!r}: {exc}") from None
+        _CREATED[url] = set(Base.metadata.tables)
     if engine is None:
         try:
             engine = create_engine(url, pool_pre_ping=True)
@@ -105,6 +113,7 @@ def engine_for(settings: dict[str, Any]) -> Engine:
         except SQLAlchemyError as exc:
             raise ConfigError(f"cannot open the operational state at {url!r}: {exc}") from None
         _ENGINES[url] = engine
+        _CREATED[url] = set(Base.metadata.tables)
     return engine
 
 

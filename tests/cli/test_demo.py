@@ -64,6 +64,18 @@ def test_demo_refuses_a_workspace_it_does_not_own(tmp_path: Path) -> None:
     assert (tmp_path / "precious" / "data.txt").exists()
 
 
+def _read_until(proc: subprocess.Popen[str], marker: str) -> str:
+    """The demo's output up to the line holding ``marker`` (it is already printed once the
+    service answers)."""
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if marker in line:
+            break
+    return "".join(seen)
+
+
 def test_demo_serves_the_self_check_with_a_local_mailbox(tmp_path: Path) -> None:
     """What `make run` ends with: the service answers and the answer lands in the mailbox."""
     port = free_port()
@@ -87,6 +99,7 @@ def test_demo_serves_the_self_check_with_a_local_mailbox(tmp_path: Path) -> None
                 pass
             assert time.monotonic() < deadline, "the demo did not start serving"
             time.sleep(0.5)
+        assert "Operator dashboard" in _read_until(proc, "Ctrl-C")
         r = httpx.post(f"{url}/check", data={"contact": "someone@example.org", "lang": "en"})
         assert r.status_code == 200 and "a message is on its way" in r.text
         mailbox = tmp_path / "demo-data" / "mailbox"

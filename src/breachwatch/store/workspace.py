@@ -128,19 +128,33 @@ def _ensure_key_file(path: Path) -> None:
         handle.write(secrets.token_hex(32) + "\n")
 
 
-def open_workspace(home: Path | None = None) -> Workspace:
+def open_workspace(home: Path | None = None, *, read_only: bool = False) -> Workspace:
+    """Opens the encrypted workspace; ``read_only`` lets several readers (the dashboard's
+    person look-ups) share it, and fails with WorkspaceError while a writer holds it."""
     settings = load_settings(home)
     root = Path(settings["home"])
     workspace_id(root)
     key = resolve_key(root, settings)
     con = _connect(root, settings)
+    mode = ", READ_ONLY" if read_only else ""
     try:
-        con.execute(f"ATTACH '{root / DB_FILE}' AS ws (ENCRYPTION_KEY '{_sql_quote(key)}')")
+        con.execute(
+            f"ATTACH '{root / DB_FILE}' AS ws (ENCRYPTION_KEY '{_sql_quote(key)}'{mode})"
+        )
+    except duckdb.IOException as exc:
+        con.close()
+        if "lock" in str(exc).lower():
+            raise WorkspaceError(
+                f"the workspace {root} is in use by another breachwatch process (an ingest or "
+                "linkage run); try again when it has finished"
+            ) from None
+        raise KeyError_(f"cannot open the workspace database {root / DB_FILE}: {exc}") from None
     except duckdb.Error as exc:
         con.close()
         raise KeyError_(f"cannot open the workspace database {root / DB_FILE}: {exc}") from None
     con.execute("USE ws")
-    create_schema(con)
+    if not read_only:
+        create_schema(con)
     return Workspace(root, settings, con)
 
 

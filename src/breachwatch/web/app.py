@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from limits import parse as parse_limit
@@ -28,6 +28,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from breachwatch import state
+from breachwatch.dashboard.routes import Forbidden, NotLoggedIn
+from breachwatch.dashboard.routes import router as dashboard_router
 from breachwatch.lookup import oprf
 from breachwatch.lookup.answer import class_label
 from breachwatch.lookup.index import LookupIndex, index_dir, open_indexes
@@ -39,6 +41,7 @@ from breachwatch.web.i18n import PAGE, lang_of
 from breachwatch.web.ratelimit import Limits
 
 PARTNER_TAG_BYTES = 8
+STYLESHEETS = ("site.css", "ops.css")
 PROBLEM = "application/problem+json"
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -120,6 +123,7 @@ def _templates() -> Jinja2Templates:
         loader=FileSystemLoader(str(folder)),
         autoescape=select_autoescape(["html"], default=True),
     )
+    env.filters["label"] = lambda name: class_label(str(name), "en")
     return Jinja2Templates(env=env)
 
 
@@ -189,6 +193,8 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.templates = templates
+    app.include_router(dashboard_router)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
@@ -227,6 +233,36 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
             message=str(exc.detail) if exc.status_code < 500 else _title(exc.status_code),
         )
 
+    @app.exception_handler(NotLoggedIn)
+    async def not_logged_in(request: Request, exc: NotLoggedIn) -> Response:
+        if request.method == "GET":
+            return RedirectResponse("/ops/login", status_code=303)
+        return templates.TemplateResponse(
+            request,
+            "ops_message.html",
+            {
+                "op": None,
+                "org": org,
+                "title": "Sign in first",
+                "message": "This action needs a signed-in operator.",
+            },
+            status_code=401,
+        )
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        return templates.TemplateResponse(
+            request,
+            "ops_message.html",
+            {
+                "op": None,
+                "org": org,
+                "title": "Not allowed",
+                "message": f"This page needs {exc.needed}.",
+            },
+            status_code=403,
+        )
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         where = "; ".join(
@@ -237,9 +273,11 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
 
     # -- pages ---------------------------------------------------------------------------
 
-    @app.get("/static/site.css", include_in_schema=False)
-    def css() -> Response:
-        text = (resources.files("breachwatch.web") / "static" / "site.css").read_text("utf-8")
+    @app.get("/static/{name}", include_in_schema=False)
+    def css(name: str) -> Response:
+        if name not in STYLESHEETS:
+            raise HTTPException(404, "not found")
+        text = (resources.files("breachwatch.web") / "static" / name).read_text("utf-8")
         return Response(text, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
     def form_page(request: Request, lang: str, status: int = 200, **extra: Any) -> Response:

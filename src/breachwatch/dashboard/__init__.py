@@ -1,0 +1,1 @@
+"""Operator dashboard (C9): accounts, sessions, pages over a snapshot of the aggregates."""

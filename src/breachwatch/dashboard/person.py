@@ -1,0 +1,82 @@
+"""One registry person as an analyst sees it: the registry row, the breaches they are in with
+what leaked, their exposure and risks. Read from the workspace opened read-only for the time of
+the look-up (the caller audits it first)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from breachwatch.errors import BreachwatchError
+from breachwatch.store.workspace import open_workspace
+
+REGISTRY_FIELDS = (
+    "record_id",
+    "first_name",
+    "last_name",
+    "birth_name",
+    "date_of_birth",
+    "nir",
+    "agency_id",
+    "email",
+    "phone",
+    "phone_2",
+    "postal_address",
+    "postal_code",
+    "city",
+)
+
+
+class PersonNotFound(BreachwatchError):
+    pass
+
+
+def person_view(settings: dict[str, Any], record_id: str) -> dict[str, Any]:
+    with open_workspace(Path(settings["home"]), read_only=True) as ws:
+        con = ws.con
+        cols = ", ".join(f"r.{c}" for c in REGISTRY_FIELDS)
+        row = con.execute(
+            f"""SELECT r.record_uid, {cols} FROM records r JOIN breaches b ON b.name = r.breach
+                WHERE b.role = 'registry' AND r.record_id = ? LIMIT 1""",
+            [record_id],
+        ).fetchone()
+        if row is None:
+            raise PersonNotFound(f"no registry person {record_id!r}")
+        uid = row[0]
+        registry = {
+            f: ("" if v is None else str(v)) for f, v in zip(REGISTRY_FIELDS, row[1:], strict=True)
+        }
+        breaches = [
+            {
+                "breach": b,
+                "data_classes": list(classes),
+                "route": route,
+                "probability": round(float(p), 4),
+                "records": int(n),
+            }
+            for b, classes, route, p, n in con.execute(
+                """SELECT breach, data_classes, match_route, match_probability, len(leak_uids)
+                   FROM affected WHERE registry_uid = ? ORDER BY breach""",
+                [uid],
+            ).fetchall()
+        ]
+        exposure: list[dict[str, Any]] = []
+        risks: list[dict[str, Any]] = []
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "exposure" in tables:
+            exposure = [
+                {"class": c, "breaches": list(bs), "first_exposed": str(d), "added": bool(a)}
+                for c, bs, d, a in con.execute(
+                    """SELECT data_class, breaches, first_exposed, added_by_breach FROM exposure
+                       WHERE registry_uid = ? ORDER BY data_class""",
+                    [uid],
+                ).fetchall()
+            ]
+        if "risk" in tables:
+            risks = [
+                {"id": r, "level": lv}
+                for r, lv in con.execute(
+                    "SELECT risk, level FROM risk WHERE registry_uid = ? ORDER BY 2, 1", [uid]
+                ).fetchall()
+            ]
+    return {"registry": registry, "breaches": breaches, "exposure": exposure, "risks": risks}
