@@ -253,6 +253,12 @@ def audit_entries(settings: dict[str, Any]) -> Iterator[AuditEntry]:
         yield from s.scalars(select(AuditEntry).order_by(AuditEntry.seq)).yield_per(10_000)
 
 
+def recent_audit(settings: dict[str, Any], n: int = 200) -> list[AuditEntry]:
+    """The ``n`` latest entries, newest first (one indexed range read)."""
+    with Session(engine_for(settings)) as s:
+        return list(s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(n)))
+
+
 @dataclass(frozen=True)
 class AuditCheck:
     entries: int

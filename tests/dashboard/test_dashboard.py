@@ -216,7 +216,7 @@ def test_session_cookie_flags(app: Any) -> None:
 
 def test_admin_sees_the_audit_log_and_exports_it(app: Any) -> None:
     with _login(app, "admin") as admin:
-        page = admin.get("/ops/audit")
+        page = admin.get("/ops/audit?verify=true")
         assert page.status_code == 200 and "Hash chain intact" in page.text
         csv_text = admin.get("/ops/audit.csv").text
         assert csv_text.startswith("seq,at,actor,action")
