@@ -117,6 +117,7 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Registry column holding the category of each person; empty means categorie/category.",
     ),
+    Setting("ops_login_limit_ip", "20/minute;200/day", "Dashboard sign-in attempts per client IP."),
     Setting(
         "session_cookie_secure",
         True,
@@ -167,7 +168,9 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Send rate per channel for `notify run`, e.g. email=200/s,sms=50/s; empty: no limit.",
     ),
-    Setting("notify_lease_seconds", 60, "A claimed message whose worker is silent this long is resent."),
+    Setting(
+        "notify_lease_seconds", 60, "A claimed message whose worker is silent this long is resent."
+    ),
     Setting("notify_max_attempts", 8, "Temporary failures before a channel counts as failed."),
     Setting("notify_retry_seconds", 30, "First retry delay; doubles each attempt (with jitter)."),
     Setting("notify_retry_max_seconds", 3600, "Longest delay between two attempts."),

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -89,8 +90,16 @@ _ENGINES: dict[str, Engine] = {}
 _CREATED: dict[str, set[str]] = {}
 
 
+_LOCK = threading.Lock()
+
+
 def engine_for(settings: dict[str, Any]) -> Engine:
-    """One engine per URL and process; creates the tables on first use."""
+    """One engine per URL and process; creates the tables on first use (thread-safe)."""
+    with _LOCK:
+        return _engine_for(settings)
+
+
+def _engine_for(settings: dict[str, Any]) -> Engine:
     url = state_url(settings)
     engine = _ENGINES.get(url)
     if engine is not None and _CREATED.get(url) != set(Base.metadata.tables):

@@ -26,12 +26,17 @@ PUBLIC = {
     "/ops/login",
     "/api/v1/oprf/config",  # partner API key (tested in tests/lookup)
     "/api/v1/oprf/evaluate",
+    # The public "is this message genuine?" page and API (rate-limited per IP).
+    "/verifier-message",
+    "/api/v1/messages/check",
+    "/api/v1/messages/report",
 }
 
 
 @pytest.fixture(scope="module")
 def app(ops: Ops) -> Any:
-    return create_app(dict(ops.settings()))
+    settings = {**ops.settings(), "redis_url": "", "ops_login_limit_ip": "1000/minute"}
+    return create_app(settings)
 
 
 def _client(app: Any) -> TestClient:
@@ -222,3 +227,40 @@ def test_admin_sees_the_audit_log_and_exports_it(app: Any) -> None:
         assert csv_text.startswith("seq,at,actor,action")
         assert "person.view" in csv_text
         assert "analyst" in admin.get("/ops/users").text
+
+
+def test_sign_in_attempts_are_throttled(ops: Ops) -> None:
+    app = create_app({**ops.settings(), "redis_url": "", "ops_login_limit_ip": "3/minute"})
+    client = _client(app)
+    token = _csrf(client.get("/ops/login").text)
+    codes = [
+        client.post(
+            "/ops/login", data={"username": "admin", "password": "guess", "csrf": token}
+        ).status_code
+        for _ in range(5)
+    ]
+    assert codes == [401, 401, 401, 429, 429]
+
+
+def test_phishing_waves_pages(app: Any, ops: Ops) -> None:
+    hostile = (
+        "Votre colis <img src=x onerror=alert(1)> attend: https://colis-suivi.test/a frais 1,99"
+    )
+    public = _client(app)
+    for n in range(2):
+        r = public.post("/api/v1/messages/report", json={"text": hostile + f" ref {n}"})
+        assert r.status_code in (200, 201), r.text
+    with _login(app, "viewer") as viewer:
+        page = viewer.get("/ops/phishing")
+        assert page.status_code == 200 and "colis-suivi.test" in page.text
+        wave = re.search(r"#(\d+)", page.text)
+        assert wave
+        assert viewer.get(f"/ops/phishing/{wave.group(1)}").status_code == 403
+    with _login(app, "analyst") as analyst:
+        detail = analyst.get(f"/ops/phishing/{wave.group(1)}")
+        assert detail.status_code == 200
+        assert "&lt;img src=x onerror=alert(1)&gt;" in detail.text and "<img" not in detail.text
+    assert any(
+        e.action == "phishing.wave.view" and e.subject == wave.group(1)
+        for e in audit_entries(dict(ops.settings()))
+    )

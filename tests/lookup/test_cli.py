@@ -106,7 +106,7 @@ def test_non_sensitive_breach_is_shown_on_screen(
         ).fetchone()
     assert summary.sensitive is False and row is not None
     settings = load_settings(home)
-    settings.update(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
+    settings.update(smtp_host=smtp_server.host, smtp_port=smtp_server.port, redis_url="")
     with TestClient(create_app(settings)) as client:
         shown = client.post("/check", data={"contact": row[0], "lang": "en"})
         hidden = client.post("/check", data={"contact": "nobody.x@example.org", "lang": "en"})

@@ -18,8 +18,11 @@ from tests.notify.servers import SmsProvider, SmtpServer
 
 
 def _settings(indexed: Indexed, smtp: SmtpServer, **extra: Any) -> dict[str, Any]:
+    """In-memory limits, fresh for each app: the tests here count requests exactly, so they
+    must not share counters (in CI, BREACHWATCH_REDIS_URL would otherwise make them share
+    one Redis namespace). Sharing through Redis is tested in test_partner.py."""
     settings = dict(indexed.settings())
-    settings.update(smtp_host=smtp.host, smtp_port=smtp.port, **extra)
+    settings.update(smtp_host=smtp.host, smtp_port=smtp.port, redis_url="", **extra)
     return settings
 
 
@@ -185,7 +188,7 @@ def test_page_is_accessible_and_bilingual(client: TestClient) -> None:
 def test_non_sensitive_breach_results_shown_on_screen(indexed: Indexed, tmp_path: Any) -> None:
     """Only a breach flagged non-sensitive shows results on the page; see test_index for the
     flag itself. Here: the sensitive main breach shows nothing."""
-    settings = dict(indexed.settings())
+    settings = {**indexed.settings(), "redis_url": ""}
     with TestClient(create_app(settings)) as c:
         member = _members(indexed)[0]["email"]
         r = c.post("/check", data={"contact": member})

@@ -95,7 +95,7 @@ def login_submit(
 ) -> Response:
     settings = _settings(request)
     service = request.app.state.service
-    verdict = service.limits.hit("ip", "login:" + service.client_ip(request))
+    verdict = service.limits.hit("login", service.client_ip(request))
     if not verdict.allowed:
         response = _render(
             request,
@@ -297,6 +297,41 @@ def person_export(
     for r in person["risks"]:
         rows.append(["risk", r["id"], r["level"]])
     return _csv(rows, f"person-{record_id}.csv")
+
+
+@router.get("/phishing", response_class=HTMLResponse)
+def phishing_page(request: Request, op: Viewer) -> Response:
+    from breachwatch.phishing.waves import list_waves
+
+    waves = [w.to_json() for w in list_waves(_settings(request), limit=100)]
+    return _render(request, "ops_phishing.html", op, waves=waves, wave=None)
+
+
+@router.get("/phishing/{wave_id}", response_class=HTMLResponse)
+def phishing_wave(request: Request, wave_id: int, op: Analyst) -> Response:
+    from breachwatch.phishing.waves import wave_detail
+
+    settings = _settings(request)
+    # The example quotes a reported message, which may hold the reporter's data: audited.
+    state.audit(
+        settings,
+        actor=op.username,
+        action="phishing.wave.view",
+        subject=str(wave_id),
+        reason="",
+        detail={},
+    )
+    wave = wave_detail(settings, wave_id)
+    if wave is None:
+        return _render(
+            request,
+            "ops_message.html",
+            op,
+            404,
+            title="Unknown wave",
+            message=f"No phishing wave {wave_id}.",
+        )
+    return _render(request, "ops_phishing.html", op, waves=None, wave=wave)
 
 
 @router.get("/audit", response_class=HTMLResponse)

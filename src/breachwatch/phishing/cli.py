@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -111,3 +112,136 @@ def print_result(console: Console, result: CheckResult, lang: str) -> None:
     console.print(table)
     if result.verdict == "genuine" and not result.verified:
         console.print(NO_SIGN[lang])
+
+
+# -- reports, waves and indicators (operators) ---------------------------------------------
+
+
+def _settings(ctx: typer.Context) -> dict[str, Any]:
+    """The settings of the workspace chosen with ``breachwatch --workspace``."""
+    from breachwatch.settings import load_settings
+    from breachwatch.store.workspace import workspace_id
+
+    # Read from the root command's context, not from breachwatch.cli: under `python -m` that
+    # module runs as __main__, and importing it again would give a second, empty state.
+    workspace = ctx.find_root().params.get("workspace")
+    settings = load_settings(workspace)
+    workspace_id(Path(settings["home"]))  # a clear error outside a workspace
+    return settings
+
+
+def _moment(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r}: expected a date (YYYY-MM-DD) or an ISO 8601 time"
+        ) from None
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(metavar="FILE|-", help="The reported SMS text or e-mail (.eml), or -."),
+    ] = "-",
+    kind: Annotated[str, typer.Option(help="auto, sms or email.")] = "auto",
+    channel: Annotated[
+        str, typer.Option(help="How it reached us: cli, email (forwarded) or sms (forwarded).")
+    ] = "cli",
+    sender: Annotated[str | None, typer.Option(help="The SMS sender, if known.")] = None,
+    received_at: Annotated[
+        str | None,
+        typer.Option(help="When the person received it (ISO 8601); default: its Date, or now."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")
+    ] = False,
+) -> None:
+    """File a reported message: checked, stored sealed, indicators extracted, put in a wave."""
+    if kind not in KINDS:
+        raise UsageError(f"--kind {kind!r}: expected auto, sms or email")
+    if channel not in ("cli", "email", "sms"):
+        raise UsageError(f"--channel {channel!r}: expected cli, email or sms")
+    from breachwatch.phishing.reports import file_report
+
+    checked_kind: Kind = kind  # type: ignore[assignment]  # checked against KINDS above
+    filed = file_report(
+        _settings(ctx),
+        _read(source),
+        kind=checked_kind,
+        channel=channel,
+        sender=sender,
+        received_at=_moment(received_at, "--received-at"),
+    )
+    if as_json:
+        print(json.dumps(filed.to_json()))
+        return
+    joined = "a new wave" if filed.new_wave else "wave"
+    out.print(
+        Text.assemble(
+            f"report {filed.report_id} → {joined} {filed.wave_id}  ",
+            (VERDICT_NAMES["en"][filed.verdict], VERDICT_STYLES[filed.verdict]),
+            f"  score {filed.score}/100",
+        )
+    )
+
+
+@app.command()
+def waves(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option(help="Only waves active since this date (YYYY-MM-DD, UTC).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many waves.")] = 100,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")
+    ] = False,
+) -> None:
+    """The phishing waves, most recently active first: reports, verdicts, top indicators."""
+    from breachwatch.phishing.waves import list_waves
+
+    if limit < 1:
+        raise UsageError("--limit must be at least 1")
+    moment = _moment(since, "--since")
+    found = list_waves(_settings(ctx), since=moment, limit=limit)
+    if as_json:
+        print(json.dumps({"waves": [w.to_json() for w in found]}, ensure_ascii=False))
+        return
+    if not found:
+        out.print("no wave yet")
+        return
+    table = Table("wave", "first seen", "last seen", "reports", "verdicts", "top indicators")
+    for wave in found:
+        verdicts = ", ".join(f"{n} {v}" for v, n in sorted(wave.verdicts.items()))
+        shown = "\n".join(f"{i['type']} {i['value']} ({i['reports']})" for i in wave.indicators)
+        table.add_row(
+            str(wave.id),
+            f"{wave.first_seen:%Y-%m-%d %H:%M}",
+            f"{wave.last_seen:%Y-%m-%d %H:%M}",
+            f"{wave.reports:,}",
+            verdicts,
+            Text(shown),
+        )
+    out.print(table)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="csv, or stix (a STIX 2.1 bundle).")],
+    out_file: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    wave: Annotated[int | None, typer.Option(help="Only this wave.")] = None,
+    all_verdicts: Annotated[
+        bool,
+        typer.Option("--all-verdicts", help="Also the indicators of reports found genuine."),
+    ] = False,
+) -> None:
+    """Indicators (URLs, domains, IPs, phone numbers, senders) of the waves, for a CERT."""
+    from breachwatch.phishing.export import export_indicators
+
+    count = export_indicators(_settings(ctx), fmt, out_file, wave, all_verdicts=all_verdicts)
+    Console(stderr=True).print(f"{count:,} indicators written to {out_file}", markup=False)

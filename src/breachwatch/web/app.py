@@ -36,6 +36,7 @@ from breachwatch.lookup.index import LookupIndex, index_dir, open_indexes
 from breachwatch.lookup.keys import LookupKeys, create_keys
 from breachwatch.lookup.selfcheck import FormError, SelfCheck, parse_form
 from breachwatch.notify.senders import Sender, sender_from_settings
+from breachwatch.phishing.web import router as phishing_router
 from breachwatch.store.workspace import workspace_id
 from breachwatch.web.i18n import PAGE, lang_of
 from breachwatch.web.ratelimit import Limits
@@ -195,6 +196,7 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
     app.state.service = service
     app.state.templates = templates
     app.include_router(dashboard_router)
+    app.include_router(phishing_router)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:

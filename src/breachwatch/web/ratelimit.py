@@ -44,6 +44,7 @@ class Limits:
         self.rules: dict[str, list[RateLimitItem]] = {}
         for scope in ("ip", "identifier", "global"):
             self.rules[scope] = _parse(settings, f"selfcheck_limit_{scope}")
+        self.rules["login"] = _parse(settings, "ops_login_limit_ip")
 
     @property
     def shared(self) -> bool:
