@@ -22,6 +22,7 @@ from rich.table import Table
 
 from breachwatch.errors import BreachwatchError, UsageError
 from breachwatch.phishing import cli as phishing_cli
+from breachwatch.report import cli as report_cli
 from breachwatch.types import DataClass, Role
 
 app = typer.Typer(
@@ -549,6 +550,11 @@ app.add_typer(
     phishing_cli.app,
     name="phishing",
     help="Is this SMS or e-mail genuine? Verdict, score and reasons, offline.",
+)
+app.add_typer(
+    report_cli.app,
+    name="report",
+    help="The GDPR art. 33 notification to the regulator (PDF + JSON, charts, draft statement).",
 )
 
 
