@@ -264,3 +264,23 @@ def test_phishing_waves_pages(app: Any, ops: Ops) -> None:
         e.action == "phishing.wave.view" and e.subject == wave.group(1)
         for e in audit_entries(dict(ops.settings()))
     )
+
+
+def test_people_file_serves_lookups_sealed(ops: Ops, analyst: TestClient) -> None:
+    """Look-ups read the sealed people file; it holds no registry value in clear and gives the
+    same view as the workspace."""
+    from breachwatch.dashboard.person import _from_workspace, person_view
+
+    settings = dict(ops.settings())
+    path = ops.home / "dashboard" / "people.sqlite"
+    blob = path.read_bytes()
+    record = ops.registry_ids[1]
+    view = person_view(settings, record)
+    assert view == _from_workspace(settings, record)
+    for value in (record, view["registry"]["email"], view["registry"]["last_name"]):
+        assert value and value.encode() not in blob
+    token = _csrf(analyst.get("/ops/person").text)
+    r = analyst.post(
+        "/ops/person", data={"record_id": record, "reason": "people file check", "csrf": token}
+    )
+    assert r.status_code == 200 and view["registry"]["email"] in r.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from breachwatch.dashboard.people import PeopleFile
 from breachwatch.errors import BreachwatchError
 from breachwatch.store.workspace import open_workspace
 
@@ -31,7 +32,24 @@ class PersonNotFound(BreachwatchError):
     pass
 
 
+_FILES: dict[str, PeopleFile] = {}
+
+
 def person_view(settings: dict[str, Any], record_id: str) -> dict[str, Any]:
+    """From the sealed people file when the person is in it (one seek); otherwise (a registry
+    person in no breach, or no file yet) from the workspace opened read-only."""
+    home = Path(settings["home"])
+    people = _FILES.get(str(home))
+    if people is None:
+        people = _FILES[str(home)] = PeopleFile(home, settings)
+    if people.exists():
+        found = people.get(record_id)
+        if found is not None:
+            return found
+    return _from_workspace(settings, record_id)
+
+
+def _from_workspace(settings: dict[str, Any], record_id: str) -> dict[str, Any]:
     with open_workspace(Path(settings["home"]), read_only=True) as ws:
         con = ws.con
         cols = ", ".join(f"r.{c}" for c in REGISTRY_FIELDS)

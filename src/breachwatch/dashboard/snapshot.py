@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from breachwatch.dashboard import people as people_file
 from breachwatch.ingest.catalogue import catalogue
 from breachwatch.risk.rules import LEVELS, load_rules
 from breachwatch.state import Base, _now, engine_for
@@ -102,7 +103,9 @@ def compute(ws: Workspace) -> dict[str, Any]:
 
 
 def refresh(ws: Workspace) -> dict[str, Any]:
+    """The aggregates and the sealed people file for look-ups (dashboard/people.py)."""
     body = compute(ws)
+    body["people_file"] = people_file.build(ws)
     with Session(engine_for(ws.settings)) as s, s.begin():
         s.add(Snapshot(computed_at=_now(), body=json.dumps(body)))
     return body
