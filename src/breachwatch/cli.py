@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from breachwatch.errors import BreachwatchError, UsageError
+from breachwatch.notify import cli as notify_cli
 from breachwatch.phishing import cli as phishing_cli
 from breachwatch.report import cli as report_cli
 from breachwatch.types import DataClass, Role
@@ -546,6 +547,12 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         raise typer.Exit(1)
 
 
+app.add_typer(
+    notify_cli.app,
+    name="notify",
+    help="Tell every affected person: plan, preview, test-send, approve (four eyes), run.",
+)
+app.command("verify-code")(notify_cli.verify_code)
 app.add_typer(
     phishing_cli.app,
     name="phishing",

@@ -20,6 +20,9 @@ from breachwatch.linkage.affected import compute_affected
 from breachwatch.linkage.summary import print_affected
 from breachwatch.lookup.index import build_index
 from breachwatch.lookup.keys import key_path
+from breachwatch.notify.demo import run_demo_campaign
+from breachwatch.notify.keys import key_path as notify_key_path
+from breachwatch.report.output import generate_regulator_report
 from breachwatch.risk.rules import compute_risk, load_rules
 from breachwatch.risk.summary import print_risk
 from breachwatch.settings import load_settings
@@ -89,6 +92,13 @@ def run_demo(
             "WHERE a.breach = ? AND r.email_valid ORDER BY a.record_id LIMIT 1",
             [MAIN_BREACH],
         ).fetchone()
+    console.rule("notification campaign: plan, preview, seed send, four-eyes approval, send")
+    run_demo_campaign(workspace, MAIN_BREACH, data_dir / "mail", console)
+    console.rule("regulator report (GDPR art. 33)")
+    with open_workspace(workspace) as ws:
+        refresh_dashboard(ws)  # now with the campaign's progress
+        files = generate_regulator_report(ws, MAIN_BREACH, data_dir / "report", lang="en")
+    console.print(f"report: {files.pdf_path} and {files.json_path}")
     customers = _partner_demo(workspace, data_dir, manifest)
     if serve:
         _serve(workspace, data_dir, port, example[0] if example else None, customers, console)
@@ -178,6 +188,8 @@ def _fresh_workspace(workspace: Path) -> None:
             default_key_file(workspace_id(workspace)).unlink(missing_ok=True)
         if not settings["lookup_key_file"]:
             key_path(settings).unlink(missing_ok=True)
+        if not settings["notify_key_file"]:
+            notify_key_path(settings).unlink(missing_ok=True)
         shutil.rmtree(workspace)
     init_workspace(workspace)
     (workspace / DEMO_MARKER).write_text("created by breachwatch demo\n", encoding="utf-8")

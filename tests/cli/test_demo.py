@@ -49,6 +49,9 @@ def test_demo_ingests_the_registry_and_every_leak(tmp_path: Path) -> None:
         assert name in result.stdout
     assert "quarantined" in result.stdout
     assert "private lookup index" in result.stdout
+    assert "approved by" in result.stdout and "messages sent" in result.stdout
+    assert (tmp_path / "demo-data" / "report" / "report.pdf").is_file()
+    assert len(list((tmp_path / "demo-data" / "mail").glob("*.eml"))) > 600
     assert (tmp_path / "workspace-demo" / "lookup" / "agency-2026.index").is_file()
     again = _demo(tmp_path)  # a second run starts afresh instead of piling up
     assert again.returncode == 0, again.stderr

@@ -284,3 +284,18 @@ def test_people_file_serves_lookups_sealed(ops: Ops, analyst: TestClient) -> Non
         "/ops/person", data={"record_id": record, "reason": "people file check", "csrf": token}
     )
     assert r.status_code == 200 and view["registry"]["email"] in r.text
+
+
+def test_campaign_progress_page(app: Any, ops: Ops, tmp_path: Any) -> None:
+    from rich.console import Console
+
+    from breachwatch.notify.demo import run_demo_campaign
+
+    with _login(app, "viewer") as viewer:
+        assert "No campaign yet" in viewer.get("/ops/campaigns").text
+        run_demo_campaign(ops.home, "agency-2026", tmp_path / "mail", Console(file=io.StringIO()))
+        page = viewer.get("/ops/campaigns")
+    assert page.status_code == 200
+    assert "demo" in page.text and "approved by" in page.text
+    sent = re.search(r"<td>sent</td><td class=\"num\">([\d,]+)</td>", page.text)
+    assert sent and int(sent.group(1).replace(",", "")) > 300

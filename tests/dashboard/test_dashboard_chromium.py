@@ -3,12 +3,17 @@ each page for the README (docs/screenshots/ops-*.png)."""
 
 from __future__ import annotations
 
+import io
 import re
+import threading
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from rich.console import Console
 
+from breachwatch.notify.demo import run_demo_campaign
 from tests.browser import chromium, new_page, record_dialogs, save_screenshot
 from tests.dashboard.conftest import HOSTILE_ID, PASSWORD, Ops
 from tests.lookup.live import live_server
@@ -21,8 +26,25 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def site(ops: Ops) -> Iterator[str]:
+def site(ops: Ops, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service with one finished campaign and a small phishing wave to show."""
+    # In a thread: Playwright's sync API already runs an event loop in this one.
+    mail = tmp_path_factory.mktemp("mail")
+    worker = threading.Thread(
+        target=run_demo_campaign,
+        args=(ops.home, "agency-2026", mail, Console(file=io.StringIO())),
+    )
+    worker.start()
+    worker.join()
     with live_server(ops.home) as url:
+        for n in range(3):
+            httpx.post(
+                f"{url}/api/v1/messages/report",
+                json={
+                    "text": f"France Travail: votre dossier est suspendu, reglez 2,99 EUR "
+                    f"sur https://francetravail-aide.test/p{n} sous 24h"
+                },
+            )
         yield url
 
 
@@ -59,6 +81,12 @@ def test_every_page_for_an_admin(browser: Browser, site: str, ops: Ops) -> None:
         save_screenshot(page, "ops-audit")
         page.get_by_role("link", name="Users").click()
         expect(page.get_by_role("cell", name="analyst").first).to_be_visible()
+        page.get_by_role("link", name="Campaigns").click()
+        expect(page.get_by_role("heading", name="Notification campaigns")).to_be_visible()
+        save_screenshot(page, "ops-campaigns")
+        page.get_by_role("link", name="Phishing waves").click()
+        expect(page.get_by_text("francetravail-aide.test").first).to_be_visible()
+        save_screenshot(page, "ops-phishing")
         page.get_by_role("button", name="Log out admin (admin)").click()
         expect(page).to_have_url(f"{site}/ops/login")
         page.goto(f"{site}/ops/audit")

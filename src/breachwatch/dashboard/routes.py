@@ -299,6 +299,24 @@ def person_export(
     return _csv(rows, f"person-{record_id}.csv")
 
 
+@router.get("/campaigns", response_class=HTMLResponse)
+def campaigns_page(request: Request, op: Viewer) -> Response:
+    """Progress of every notification campaign; the page reloads itself every 5 s (a meta
+    refresh: no JavaScript) while one is running."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from breachwatch.notify.models import Campaign
+    from breachwatch.notify.runner import status_report
+
+    settings = _settings(request)
+    with Session(state.engine_for(settings)) as s:
+        names = list(s.scalars(select(Campaign.name).order_by(Campaign.id.desc())))
+    reports = [status_report(settings, name).to_json() for name in names]
+    running = any(r["status"] == "running" for r in reports)
+    return _render(request, "ops_campaigns.html", op, reports=reports, refresh=running)
+
+
 @router.get("/phishing", response_class=HTMLResponse)
 def phishing_page(request: Request, op: Viewer) -> Response:
     from breachwatch.phishing.waves import list_waves

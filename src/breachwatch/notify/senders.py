@@ -35,6 +35,7 @@ from breachwatch.errors import ConfigError
 from breachwatch.settings import SETTINGS
 
 __all__ = [
+    "AsyncHttpSmsSender",
     "Channel",
     "HttpSmsSender",
     "OutgoingMessage",
@@ -311,6 +312,45 @@ class HttpSmsSender(_Closing):
 
     def close(self) -> None:
         self._client.close()
+
+
+class AsyncHttpSmsSender:
+    """``HttpSmsSender``'s protocol on an asyncio client (the campaign worker sends many SMS
+    concurrently on few threads); the same payload, results and redaction."""
+
+    def __init__(
+        self, url: str, api_key: str, sender_id: str, *, timeout: float = 10, connections: int = 8
+    ) -> None:
+        _check_sms_config(url, api_key, sender_id, timeout)
+        self._url, self._sender_id = url, sender_id
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {api_key}"},
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=connections),
+        )
+
+    async def send(self, msg: OutgoingMessage) -> SendResult:
+        _expect_channel(msg, "sms")
+        to = _e164(msg.to)
+        if to is None:
+            return _failure(True, "invalid phone number")
+        payload = {
+            "to": to,
+            "from": self._sender_id,
+            "text": msg.text,
+            "client_reference": msg.reference,
+        }
+        try:
+            response = await self._client.post(self._url, json=payload)
+        except httpx.TimeoutException:
+            return _failure(False, "SMS provider timed out")
+        except httpx.HTTPError as exc:
+            return _failure(False, f"SMS provider unreachable: {type(exc).__name__}")
+        return _sms_result(response)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 def sender_from_settings(settings: Mapping[str, Any]) -> dict[str, Sender]:

@@ -138,9 +138,7 @@ def open_workspace(home: Path | None = None, *, read_only: bool = False) -> Work
     con = _connect(root, settings)
     mode = ", READ_ONLY" if read_only else ""
     try:
-        con.execute(
-            f"ATTACH '{root / DB_FILE}' AS ws (ENCRYPTION_KEY '{_sql_quote(key)}'{mode})"
-        )
+        con.execute(f"ATTACH '{root / DB_FILE}' AS ws (ENCRYPTION_KEY '{_sql_quote(key)}'{mode})")
     except duckdb.IOException as exc:
         con.close()
         if "lock" in str(exc).lower():

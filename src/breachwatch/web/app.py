@@ -36,6 +36,7 @@ from breachwatch.lookup.index import LookupIndex, index_dir, open_indexes
 from breachwatch.lookup.keys import LookupKeys, create_keys
 from breachwatch.lookup.selfcheck import FormError, SelfCheck, parse_form
 from breachwatch.notify.senders import Sender, sender_from_settings
+from breachwatch.notify.web import receipts_router
 from breachwatch.phishing.web import router as phishing_router
 from breachwatch.store.workspace import workspace_id
 from breachwatch.web.i18n import PAGE, lang_of
@@ -195,8 +196,10 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
     )
     app.state.service = service
     app.state.templates = templates
+    app.state.code_verifier = _code_verifier(settings)
     app.include_router(dashboard_router)
     app.include_router(phishing_router)
+    app.include_router(receipts_router(settings))
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
@@ -443,6 +446,18 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
         )
 
     return app
+
+
+def _code_verifier(settings: dict[str, Any]) -> Any:
+    """The notification outbox's authenticity codes, for the "is this message genuine?" page;
+    None until a campaign was planned (no notify key yet)."""
+    from breachwatch.errors import BreachwatchError
+    from breachwatch.notify.codes import OutboxCodeVerifier
+
+    try:
+        return OutboxCodeVerifier(settings)
+    except BreachwatchError:
+        return None
 
 
 def _title(status: int) -> str:
