@@ -38,6 +38,7 @@ SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "t
 
 @app.command()
 def check(
+    ctx: typer.Context,
     source: Annotated[
         str,
         typer.Argument(
@@ -48,6 +49,10 @@ def check(
     lang: Annotated[str, typer.Option(help="fr or en, for the reasons.")] = "fr",
     sender: Annotated[
         str | None, typer.Option(help="The SMS sender (number or short code), if known.")
+    ] = None,
+    recipient: Annotated[
+        str | None,
+        typer.Option(help="Who received it (e-mail or phone), to verify an authenticity code."),
     ] = None,
     config: Annotated[
         Path | None, typer.Option(help="TOML file overriding the official domains, numbers...")
@@ -68,11 +73,34 @@ def check(
     data = _read(source)
     loaded = load_config(config) if config else None
     checked_kind: Kind = kind  # type: ignore[assignment]  # checked against KINDS above
-    result = check_message(data, kind=checked_kind, config=loaded, sender=sender)
+    result = check_message(
+        data,
+        kind=checked_kind,
+        config=loaded,
+        sender=sender,
+        recipient=recipient,
+        verifier=_verifier(ctx),
+    )
     if as_json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         print_result(out, result, lang)
+
+
+def _verifier(ctx: typer.Context) -> Any:
+    """The workspace's campaign codes when there is a workspace with a planned campaign; else
+    None (codes are then reported as not verifiable here)."""
+    from breachwatch.errors import BreachwatchError
+    from breachwatch.notify.codes import OutboxCodeVerifier
+    from breachwatch.settings import load_settings
+    from breachwatch.store.workspace import workspace_id
+
+    try:
+        settings = load_settings(ctx.find_root().params.get("workspace"))
+        workspace_id(Path(settings["home"]))
+        return OutboxCodeVerifier(settings)
+    except BreachwatchError:
+        return None
 
 
 def _read(source: str) -> bytes:
