@@ -22,7 +22,7 @@ from breachwatch.dashboard.routes import COOKIE as SESSION_COOKIE
 from breachwatch.phishing.engine import check_message
 from breachwatch.phishing.i18n import STRINGS
 from breachwatch.phishing.store import PhishingReport, engine
-from breachwatch.phishing.web import MAX_REQUEST_BYTES, router
+from breachwatch.phishing.web import MAX_REQUEST_BYTES
 from breachwatch.state import audit_entries
 from breachwatch.web.app import create_app
 from tests.browser import chromium, new_page, record_dialogs, text_colours
@@ -52,11 +52,8 @@ EML = (
 
 
 def make_app(settings: dict[str, Any]) -> FastAPI:
-    """The service with the phishing routes (mounted here until web/app.py mounts them)."""
-    app = create_app(settings)
-    if not any(getattr(route, "path", None) == CHECK for route in app.routes):
-        app.include_router(router)
-    return app
+    """The service, which mounts the phishing routes itself."""
+    return create_app(settings)
 
 
 @pytest.fixture
