@@ -81,7 +81,7 @@ SETTINGS: tuple[Setting, ...] = (
         "3/day",
         "Self-checks per identifier (caps the messages one address or phone can be sent).",
     ),
-    Setting("selfcheck_limit_global", "200/second", "Self-check requests for the whole service."),
+    Setting("selfcheck_limit_global", "1000/second", "Self-check requests for the whole service."),
     Setting("partner_max_batch", 5000, "Most blinded elements in one partner request."),
     Setting(
         "trusted_proxies",

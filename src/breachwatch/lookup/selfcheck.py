@@ -2,7 +2,8 @@
 
 The request path does the same constant work whatever the identifier (validate the form, count
 the rate limits, enqueue), so neither the page, the status code nor the response time depends on
-membership. The lookup and the sending happen afterwards, in a worker thread: the answer goes to
+membership. The lookup and the sending happen afterwards, in a child process, at least
+ANSWER_DELAY after the request (so they never compete with its response): the answer goes to
 the e-mail or phone that was typed (whoever reads it controls that contact), or, for a NIR with
 date of birth, to the contacts the registry holds for that person and to nobody when there is
 no such person.
@@ -10,14 +11,19 @@ no such person.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import multiprocessing
 import queue
+import secrets
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from breachwatch.lookup.answer import Finding, compose
@@ -72,9 +78,21 @@ def parse_form(contact: str, nir: str, birth_date: str, region: str = "FR") -> I
 class Job:
     identifier: Identifier
     lang: str
+    not_before: float  # monotonic time: answered no earlier, well after the page went out
+
+
+# Answers start at least this long after the request (plus jitter): the work a member's answer
+# causes (lookup, composing, sending) then never overlaps that person's own response, which
+# otherwise came out ~2 ms later for members than for non-members (BENCHMARKS.md, lookup).
+ANSWER_DELAY = 0.1
+ANSWER_JITTER = 0.05
 
 
 class SelfCheck:
+    """The page's side: validates, queues. The answers are looked up, composed and sent by an
+    ``Answerer`` in a child process (started on the first check), so that their CPU work (a
+    few ms per e-mail) neither slows the pages nor shows in their timing."""
+
     def __init__(
         self,
         settings: dict[str, Any],
@@ -85,14 +103,13 @@ class SelfCheck:
         self.settings = settings
         self.keys = keys
         self.indexes = indexes
-        self.senders = senders
-        self.rules = load_rules()
-        self.jobs: queue.Queue[Job | None] = queue.Queue(QUEUE_SIZE)
+        self.senders = senders  # which channels exist; the child process has its own
         self.stats: Counter[str] = Counter()
-        self._idle = threading.Condition()
-        self._pending = 0
-        self._thread = threading.Thread(target=self._run, name="selfcheck", daemon=True)
-        self._thread.start()
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._jobs: Any = None
+        self._pending: Any = None
 
     # -- request path: constant work ------------------------------------------------------
 
@@ -105,15 +122,32 @@ class SelfCheck:
             self.keys.seal_key, b"ratelimit\x00" + identifier.data, hashlib.sha256
         ).hexdigest()
 
+    def _start(self) -> None:
+        with self._lock:
+            if self._process is not None and self._process.is_alive():
+                return
+            self._jobs = self._context.Queue(QUEUE_SIZE)
+            self._pending = self._context.Value("i", 0)
+            self._process = self._context.Process(
+                target=_answer_loop,
+                args=(self.settings, self._jobs, self._pending),
+                name="breachwatch-answers",
+                daemon=True,
+            )
+            self._process.start()
+
     def submit(self, identifier: Identifier, lang: str) -> bool:
         """Queues the check; False when the queue is full (the caller answers 503)."""
-        with self._idle:
-            self._pending += 1
+        if self._process is None or not self._process.is_alive():
+            self._start()
+        delay = ANSWER_DELAY + secrets.randbelow(1000) / 1000 * ANSWER_JITTER
+        with self._pending.get_lock():
+            self._pending.value += 1
         try:
-            self.jobs.put_nowait(Job(identifier, lang))
+            self._jobs.put_nowait(Job(identifier, lang, time.monotonic() + delay))
         except queue.Full:
-            with self._idle:
-                self._pending -= 1
+            with self._pending.get_lock():
+                self._pending.value -= 1
             self.stats["queue_full"] += 1
             return False
         return True
@@ -127,23 +161,78 @@ class SelfCheck:
             for payload in index.find(identifier.data)
         ]
 
-    # -- worker ------------------------------------------------------------------------------
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Waits until every queued check is answered (tests, shutdown)."""
+        if self._pending is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._pending.value == 0:
+                return True
+            time.sleep(0.01)
+        return False
 
-    def _run(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            try:
-                self._answer(job)
-            except Exception:  # noqa: BLE001 - one failed job must not stop the worker
-                self.stats["errors"] += 1
-            finally:
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
+    def close(self) -> None:
+        if self._process is None:
+            return
+        with contextlib.suppress(queue.Full):
+            self._jobs.put(None, timeout=5)
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.terminate()
 
-    def _answer(self, job: Job) -> None:
+
+def _answer_loop(settings: dict[str, Any], jobs: Any, pending: Any) -> None:
+    """The child process: answers queued checks until it reads None."""
+    from breachwatch.lookup.index import open_indexes
+    from breachwatch.lookup.keys import load_keys
+    from breachwatch.notify.senders import sender_from_settings
+
+    keys = load_keys(settings)
+    home = Path(settings["home"])
+    cache: dict[str, Any] = {"at": 0.0, "indexes": {}}
+
+    def indexes() -> dict[str, LookupIndex]:
+        if time.monotonic() - cache["at"] > 5:
+            cache["indexes"], cache["at"] = open_indexes(home, keys), time.monotonic()
+        found: dict[str, LookupIndex] = cache["indexes"]
+        return found
+
+    answerer = Answerer(settings, indexes, sender_from_settings(settings))
+    while True:
+        job = jobs.get()
+        if job is None:
+            break
+        wait = job.not_before - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        try:
+            answerer.answer(job)
+        except Exception:  # noqa: BLE001 - one failed answer must not stop the others
+            answerer.stats["errors"] += 1
+        finally:
+            with pending.get_lock():
+                pending.value -= 1
+    for sender in answerer.senders.values():
+        sender.close()
+
+
+class Answerer:
+    """Looks a check up in every index and sends the answer (FR/EN, by e-mail or SMS)."""
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        indexes: Callable[[], dict[str, LookupIndex]],
+        senders: dict[str, Sender],
+    ) -> None:
+        self.settings = settings
+        self.indexes = indexes
+        self.senders = senders
+        self.rules = load_rules()
+        self.stats: Counter[str] = Counter()
+
+    def answer(self, job: Job) -> None:
         findings = [
             Finding(name, payload)
             for name, index in self.indexes().items()
@@ -192,12 +281,3 @@ class SelfCheck:
             )
         )
         self.stats["sent" if result.accepted else "send_failed"] += 1
-
-    def drain(self, timeout: float = 30.0) -> bool:
-        """Waits until every queued check is answered (tests, shutdown)."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
-
-    def close(self) -> None:
-        self.jobs.put(None)
-        self._thread.join(timeout=5)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -40,7 +41,7 @@ from breachwatch.notify.web import receipts_router
 from breachwatch.phishing.web import router as phishing_router
 from breachwatch.store.workspace import workspace_id
 from breachwatch.web.i18n import PAGE, lang_of
-from breachwatch.web.ratelimit import Limits
+from breachwatch.web.ratelimit import Limits, Verdict
 
 PARTNER_TAG_BYTES = 8
 STYLESHEETS = ("site.css", "ops.css")
@@ -53,6 +54,30 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response: a pure ASGI middleware (Starlette's
+    ``BaseHTTPMiddleware`` costs a task group and two memory streams per request)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.extra = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (k, v) for k, v in self.extra if k not in present
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class Indexes:
@@ -201,12 +226,7 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
     app.include_router(phishing_router)
     app.include_router(receipts_router(settings))
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     # -- errors --------------------------------------------------------------------------
 
@@ -309,8 +329,15 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
     def index(request: Request, lang: str = "fr") -> Response:
         return form_page(request, lang_of(lang))
 
+    async def hit(scope: str, key: str) -> Verdict:
+        # In memory, a counter is a dictionary update: done here. Redis is a network round
+        # trip: done in the thread pool, so the event loop never waits for it.
+        if service.limits.shared:
+            return await run_in_threadpool(service.limits.hit, scope, key)
+        return service.limits.hit(scope, key)
+
     @app.post("/check", response_class=HTMLResponse, summary="Queue a self-check")
-    def check(
+    async def check(
         request: Request,
         lang: Annotated[str, Form()] = "fr",
         contact: Annotated[str, Form()] = "",
@@ -320,7 +347,7 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
         lang = lang_of(lang)
         t = PAGE[lang]
         for scope, key in (("global", "all"), ("ip", service.client_ip(request))):
-            verdict = service.limits.hit(scope, key)
+            verdict = await hit(scope, key)
             if not verdict.allowed:
                 return limited(request, lang, verdict.retry_after)
         try:
@@ -332,7 +359,7 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
             return form_page(request, lang, 400, error=t["err_channel"], error_field="contact")
         if identifier.kind.value == "nir" and not service.selfcheck.channels():
             return form_page(request, lang, 400, error=t["err_channel"], error_field="nir")
-        verdict = service.limits.hit("identifier", service.selfcheck.rate_key(identifier))
+        verdict = await hit("identifier", service.selfcheck.rate_key(identifier))
         if not verdict.allowed:
             return limited(request, lang, verdict.retry_after)
         if not service.selfcheck.submit(identifier, lang):
