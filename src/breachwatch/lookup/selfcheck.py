@@ -122,7 +122,8 @@ class SelfCheck:
             self.keys.seal_key, b"ratelimit\x00" + identifier.data, hashlib.sha256
         ).hexdigest()
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Starts the answering process (the service does at start-up; else the first check)."""
         with self._lock:
             if self._process is not None and self._process.is_alive():
                 return
@@ -139,7 +140,7 @@ class SelfCheck:
     def submit(self, identifier: Identifier, lang: str) -> bool:
         """Queues the check; False when the queue is full (the caller answers 503)."""
         if self._process is None or not self._process.is_alive():
-            self._start()
+            self.start()
         delay = ANSWER_DELAY + secrets.randbelow(1000) / 1000 * ANSWER_JITTER
         with self._pending.get_lock():
             self._pending.value += 1

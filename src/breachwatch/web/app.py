@@ -208,6 +208,10 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        if service.selfcheck.channels():
+            # Ready before the first check: starting it then would delay that answer by the
+            # child's start-up (about a second).
+            await run_in_threadpool(service.selfcheck.start)
         yield
         service.close()
 
