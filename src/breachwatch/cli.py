@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,48 @@ WorkspaceOpt = Annotated[
         "--workspace", "-w", help="Workspace directory (default ./workspace or $BREACHWATCH_HOME)."
     ),
 ]
+
+
+ReasonOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Why you look at or export people's data (required: written to the audit log)."
+    ),
+]
+OperatorOpt = Annotated[
+    str | None, typer.Option(help="Who you are, for the audit log (default: $USER).")
+]
+# Tables with a row per person or per leaked record: exporting them is audited.
+PERSONAL_TABLES = {"records", "quarantine", "affected", "unmatched", "exposure", "risk", "clusters"}
+
+
+def _audited(
+    action: str, subject: str, reason: str | None, operator: str | None, **detail: Any
+) -> None:
+    """Records a look at or an export of personal data; refuses it without a reason."""
+    import getpass
+
+    from breachwatch.settings import load_settings
+    from breachwatch.state import audit
+
+    from breachwatch.store.workspace import workspace_id
+
+    settings = load_settings(state.workspace)
+    workspace_id(Path(settings["home"]))  # a clear error outside a workspace, no stray state.db
+    if not reason or len(reason.strip()) < 10:
+        raise UsageError(
+            "give --reason (at least 10 characters): every view or export of people's data is "
+            "written to the audit log with who, when, what and why"
+        )
+    who = operator or os.environ.get("USER") or getpass.getuser()
+    audit(
+        settings,
+        actor=f"cli:{who}",
+        action=action,
+        subject=subject,
+        reason=reason.strip(),
+        detail=detail,
+    )
 
 
 class _State:
@@ -208,12 +251,17 @@ def export(
     ],
     out_file: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
     breach: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+    reason: ReasonOpt = None,
+    operator: OperatorOpt = None,
 ) -> None:
-    """Export a table; CSV cells that a spreadsheet would run as formulas are neutralised."""
+    """Export a table; CSV cells that a spreadsheet would run as formulas are neutralised.
+    Tables of people or records need --reason and are audited."""
     from breachwatch.export import export_table
     from breachwatch.store.workspace import open_workspace
 
     with open_workspace(state.workspace) as ws:
+        if table in PERSONAL_TABLES:
+            _audited("export", table, reason, operator, breach=breach, out=str(out_file))
         rows = export_table(ws, table, out_file, breach)
     console.print(f"{rows:,} rows written to {out_file}")
 
@@ -280,11 +328,15 @@ app.add_typer(person_app, name="person")
 def person_show(
     ident: Annotated[str, typer.Argument(help="Registry person id (record_id) or a record_uid.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
+    reason: ReasonOpt = None,
+    operator: OperatorOpt = None,
 ) -> None:
-    """Explain a cluster: its records, the links that joined them, a waterfall of match weights."""
+    """Explain a cluster: its records, the links that joined them, a waterfall of match weights.
+    Needs --reason: the look is audited."""
     from breachwatch.linkage.person import explain, print_explanation
     from breachwatch.store.workspace import open_workspace
 
+    _audited("person.view", ident, reason, operator, command="person show")
     with open_workspace(state.workspace) as ws:
         data = explain(ws, ident)
     if as_json:
@@ -301,14 +353,19 @@ def risk(
     ] = None,
     lang: Annotated[str, typer.Option(help="fr or en, for names and advice.")] = "fr",
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
+    reason: ReasonOpt = None,
+    operator: OperatorOpt = None,
 ) -> None:
-    """Exposure across every leak and named risks with advice, per person and in aggregate."""
+    """Exposure across every leak and named risks with advice, per person and in aggregate.
+    --person needs --reason: the look is audited."""
     from breachwatch.risk.rules import compute_risk, load_rules, person_risks
     from breachwatch.risk.summary import print_person, print_risk
     from breachwatch.store.workspace import open_workspace
 
     if lang not in ("fr", "en"):
         raise UsageError(f"--lang {lang!r}: expected fr or en")
+    if person:
+        _audited("person.view", person, reason, operator, command="risk", breach=breach)
     rules = load_rules()
     with open_workspace(state.workspace) as ws:
         totals = compute_risk(ws, breach, rules)

@@ -91,7 +91,14 @@ def test_human_summary(home: Path) -> None:
         (["affected", "--breach", "nope"], "not an ingested leak", 2),
         (["risk", "--breach", "nope"], "not an ingested leak", 2),
         (["risk", "--breach", "nope", "--lang", "de"], "--lang", 2),
-        (["export", "risk", "--breach", "x", "--out", "r.csv"], "leave out --breach", 2),
+        (
+            ["export", "risk", "--breach", "x", "--out", "r.csv", "--reason", "command-line test"],
+            "leave out --breach",
+            2,
+        ),
+        (["export", "records", "--out", "r.csv"], "give --reason", 2),
+        (["person", "show", "P1"], "give --reason", 2),
+        (["risk", "--breach", "x", "--person", "P1", "--reason", "short"], "give --reason", 2),
     ],
 )
 def test_user_mistakes_are_one_clear_line(
@@ -125,14 +132,29 @@ def test_export_csv_neutralises_formulas(home: Path, tmp_path: Path) -> None:
     )
     assert run("ingest", str(dump), "--breach", "evil", home=home).returncode == 0
     out = tmp_path / "records.csv"
-    result = run("export", "records", "--breach", "evil", "--out", str(out), home=home)
+    result = run(
+        "export",
+        "records",
+        "--breach",
+        "evil",
+        "--out",
+        str(out),
+        "--reason",
+        "command-line test",
+        home=home,
+    )
     assert result.returncode == 0, result.stderr
     text = out.read_text(encoding="utf-8")
     cells = [c.strip('"') for line in text.splitlines()[1:] for c in line.split(",")]
     assert not any(c[:1] in ("=", "+", "-", "@") for c in cells if c)
     assert "'=hyperlink" in text.lower()
     parquet = tmp_path / "records.parquet"
-    assert run("export", "records", "--out", str(parquet), home=home).returncode == 0
+    assert (
+        run(
+            "export", "records", "--out", str(parquet), "--reason", "command-line test", home=home
+        ).returncode
+        == 0
+    )
     import pyarrow.parquet as pq
 
     table = pq.read_table(parquet)
@@ -173,7 +195,9 @@ def test_affected_and_risk_json(home: Path) -> None:
 
 
 def test_link_and_person_show(home: Path) -> None:
-    assert run("person", "show", "P1", home=home).returncode == 2  # nothing linked yet
+    assert (
+        run("person", "show", "P1", "--reason", "command-line test", home=home).returncode == 2
+    )  # nothing linked yet
     assert (
         run("ingest", str(DUMPS / "registry_small.csv"), "--role", "registry", home=home).returncode
         == 0
@@ -183,9 +207,29 @@ def test_link_and_person_show(home: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["records"] == 4 and report["clusters"] <= 4
-    shown = run("person", "show", "P1", "--json", home=home)
+    shown = run(
+        "person",
+        "show",
+        "P1",
+        "--json",
+        "--reason",
+        "command-line test",
+        "--operator",
+        "alice",
+        home=home,
+    )
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert any(r["record_id"] == "P1" for r in data["records"])
-    missing = run("person", "show", "P999", home=home)
+    missing = run("person", "show", "P999", "--reason", "command-line test", home=home)
     assert missing.returncode == 2 and "no registry person" in missing.stderr
+    audit = run("audit", "verify", "--json", home=home)
+    assert json.loads(audit.stdout)["ok"] is True
+    import sqlite3
+
+    rows = (
+        sqlite3.connect(home / "state.db")
+        .execute("SELECT actor, action, subject, reason FROM audit_log WHERE subject = 'P1'")
+        .fetchall()
+    )
+    assert ("cli:alice", "person.view", "P1", "command-line test") in rows
