@@ -65,7 +65,6 @@ def _audited(
 
     from breachwatch.settings import load_settings
     from breachwatch.state import audit
-
     from breachwatch.store.workspace import workspace_id
 
     settings = load_settings(state.workspace)
