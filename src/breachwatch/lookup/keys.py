@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from breachwatch.errors import ConfigError, KeyError_
+from breachwatch.errors import KeyError_
 from breachwatch.lookup import oprf
-from breachwatch.store.workspace import workspace_id
+from breachwatch.store.workspace import key_file
 
 
 @dataclass(frozen=True)
@@ -35,18 +35,7 @@ class LookupKeys:
 
 
 def key_path(settings: dict[str, Any]) -> Path:
-    home = Path(settings["home"])
-    if settings.get("lookup_key_file"):
-        path = Path(settings["lookup_key_file"])
-    else:
-        config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-        path = config_home / "breachwatch" / "keys" / f"{workspace_id(home)}.lookup.key"
-    if path.resolve().is_relative_to(home.resolve()):
-        raise ConfigError(
-            f"lookup key file {path} lies inside the workspace {home}: keys must be kept outside "
-            "the data directory"
-        )
-    return path
+    return key_file(settings, "lookup_key_file", "lookup")
 
 
 def load_keys(settings: dict[str, Any]) -> LookupKeys:

@@ -19,8 +19,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from breachwatch.errors import ConfigError, KeyError_
-from breachwatch.store.workspace import workspace_id
+from breachwatch.errors import KeyError_
+from breachwatch.store.workspace import key_file
 
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -84,18 +84,7 @@ def row_aad(campaign_id: int, person: int) -> bytes:
 
 
 def key_path(settings: dict[str, Any]) -> Path:
-    home = Path(settings["home"])
-    if settings.get("notify_key_file"):
-        path = Path(settings["notify_key_file"])
-    else:
-        config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-        path = config_home / "breachwatch" / "keys" / f"{workspace_id(home)}.notify.key"
-    if path.resolve().is_relative_to(home.resolve()):
-        raise ConfigError(
-            f"notify key file {path} lies inside the workspace {home}: keys must be kept outside "
-            "the data directory (notify_key_file)"
-        )
-    return path
+    return key_file(settings, "notify_key_file", "notify")
 
 
 def load_keys(settings: dict[str, Any]) -> NotifyKeys:

@@ -67,21 +67,32 @@ def workspace_id(home: Path) -> str:
     return marker.read_text(encoding="ascii").strip()
 
 
-def default_key_file(ws_id: str) -> Path:
+def default_key_file(ws_id: str, kind: str = "") -> Path:
+    """``~/.config/breachwatch/keys/<workspace id>[.<kind>].key``."""
     config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return config_home / "breachwatch" / "keys" / f"{ws_id}.key"
+    suffix = f".{kind}" if kind else ""
+    return config_home / "breachwatch" / "keys" / f"{ws_id}{suffix}.key"
+
+
+def key_file(
+    settings: dict[str, Any], setting: str, kind: str = "", error: type[Exception] = ConfigError
+) -> Path:
+    """The key file named by ``setting``, else the default for ``kind``; refused (``error``)
+    when it lies inside the workspace: keys are kept apart from the data they protect."""
+    home = Path(settings["home"])
+    chosen = settings.get(setting)
+    path = Path(chosen) if chosen else default_key_file(workspace_id(home), kind)
+    if path.resolve().is_relative_to(home.resolve()):
+        label = f"{kind} key file" if kind else "key file"
+        raise error(
+            f"{label} {path} lies inside the workspace {home}: keys must be kept outside the "
+            f"data directory ({setting})"
+        )
+    return path
 
 
 def _key_file(home: Path, settings: dict[str, Any]) -> Path:
-    path = (
-        Path(settings["key_file"]) if settings["key_file"] else default_key_file(workspace_id(home))
-    )
-    if path.resolve().is_relative_to(home.resolve()):
-        raise KeyError_(
-            f"key file {path} lies inside the workspace {home}: keys must be kept outside the "
-            "data directory"
-        )
-    return path
+    return key_file({**settings, "home": str(home)}, "key_file", error=KeyError_)
 
 
 def resolve_key(home: Path, settings: dict[str, Any]) -> str:
