@@ -32,7 +32,9 @@ EXPORTABLE = {
     "sources": "SELECT * FROM sources",
     "breaches": "SELECT * FROM breaches",
 }
-_FORMULA_START = r"^[=+\-@\t\r]"
+# What a spreadsheet would run as a formula when a cell starts with it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = r"^[=+\-@\t\r]"  # the same characters, for DuckDB (set-based exports)
 # Tables that hold one breach's analysis as a whole, with no breach column to filter on.
 _WHOLE_TABLES = frozenset({"exposure", "risk"})
 
@@ -64,6 +66,13 @@ def export_table(ws: Workspace, table: str, out: Path, breach: str | None = None
     # COPY answers with the number of rows it wrote: no second pass over the table.
     written = ws.con.execute(f"COPY ({query}) TO '{target}' ({options})", params).fetchone()
     return int(written[0])  # type: ignore[index]
+
+
+def neutralise_cell(value: object) -> str:
+    """A value as a CSV cell a spreadsheet will not run: a leading apostrophe before a formula
+    start (the row-by-row twin of the SQL below, for files written from Python)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _neutralised(ws: Workspace, query: str, params: list[object]) -> str:

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from breachwatch.cli import app as cli_app
 from breachwatch.errors import UsageError
-from breachwatch.phishing.export import CSV_COLUMNS, export_indicators, neutralise, pattern
+from breachwatch.export import neutralise_cell as neutralise
+from breachwatch.phishing.export import CSV_COLUMNS, export_indicators, pattern
 from breachwatch.phishing.reports import file_report
 from breachwatch.settings import load_settings
 from breachwatch.state import audit_entries

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from breachwatch.store.workspace import Workspace, resolve_key
+from breachwatch.store.workspace import Workspace, resolve_key, table_exists
 
 FILE = Path("dashboard") / "people.sqlite"
 BATCH = 20_000
@@ -64,26 +64,18 @@ def _lookup_key(mac_key: bytes, record_id: str) -> bytes:
     return hmac.new(mac_key, record_id.encode(), hashlib.sha256).digest()[:16]
 
 
-def _table_exists(ws: Workspace, name: str) -> bool:
-    row = ws.con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND database_name = 'ws'",
-        [name],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def _view_sql(ws: Workspace) -> str:
     exposure = (
         """(SELECT registry_uid, list({'class': data_class, 'breaches': breaches,
                   'first_exposed': CAST(first_exposed AS VARCHAR), 'added': added_by_breach}
                   ORDER BY data_class) AS exposure FROM exposure GROUP BY registry_uid)"""
-        if _table_exists(ws, "exposure")
+        if table_exists(ws, "exposure")
         else "(SELECT NULL::BIGINT AS registry_uid, [] AS exposure WHERE false)"
     )
     risk = (
         """(SELECT registry_uid, list({'id': risk, 'level': level} ORDER BY level, risk)
                   AS risks FROM risk GROUP BY registry_uid)"""
-        if _table_exists(ws, "risk")
+        if table_exists(ws, "risk")
         else "(SELECT NULL::BIGINT AS registry_uid, [] AS risks WHERE false)"
     )
     fields = ", ".join(f"'{f}': coalesce(CAST(g.{f} AS VARCHAR), '')" for f in REGISTRY_FIELDS)

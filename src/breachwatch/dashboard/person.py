@@ -7,25 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from breachwatch.dashboard.people import PeopleFile
+from breachwatch.dashboard.people import REGISTRY_FIELDS, PeopleFile
 from breachwatch.errors import BreachwatchError
-from breachwatch.store.workspace import open_workspace
-
-REGISTRY_FIELDS = (
-    "record_id",
-    "first_name",
-    "last_name",
-    "birth_name",
-    "date_of_birth",
-    "nir",
-    "agency_id",
-    "email",
-    "phone",
-    "phone_2",
-    "postal_address",
-    "postal_code",
-    "city",
-)
+from breachwatch.store.workspace import open_workspace, table_exists
 
 
 class PersonNotFound(BreachwatchError):
@@ -80,8 +64,7 @@ def _from_workspace(settings: dict[str, Any], record_id: str) -> dict[str, Any]:
         ]
         exposure: list[dict[str, Any]] = []
         risks: list[dict[str, Any]] = []
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if "exposure" in tables:
+        if table_exists(ws, "exposure"):
             exposure = [
                 {"class": c, "breaches": list(bs), "first_exposed": str(d), "added": bool(a)}
                 for c, bs, d, a in con.execute(
@@ -90,7 +73,7 @@ def _from_workspace(settings: dict[str, Any], record_id: str) -> dict[str, Any]:
                     [uid],
                 ).fetchall()
             ]
-        if "risk" in tables:
+        if table_exists(ws, "risk"):
             risks = [
                 {"id": r, "level": lv}
                 for r, lv in con.execute(

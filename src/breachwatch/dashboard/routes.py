@@ -18,6 +18,7 @@ from breachwatch import state
 from breachwatch.dashboard import auth, snapshot
 from breachwatch.dashboard.person import PersonNotFound, person_view
 from breachwatch.errors import WorkspaceError
+from breachwatch.export import neutralise_cell
 
 COOKIE = "bw_session"
 LOGIN_COOKIE = "bw_login_csrf"
@@ -198,6 +199,34 @@ def person_form(request: Request, op: Analyst) -> Response:
     return _render(request, "ops_person.html", op, person=None)
 
 
+def _audited_person(
+    request: Request, op: auth.Operator, record_id: str, reason: str, csrf: str, action: str
+) -> dict[str, Any] | Response:
+    """A person's view for a look-up or an export, audited before anything is read (a look-up
+    that fails is still on record); or the page saying why not."""
+    _check_csrf(op, csrf)
+    record_id, reason = record_id.strip()[:100], reason.strip()[:500]
+
+    def refused(status: int, error: str) -> Response:
+        return _render(
+            request, "ops_person.html", op, status, person=None, record_id=record_id, error=error
+        )
+
+    if len(reason) < 10:
+        what = "look-up" if action == "person.view" else "export"
+        return refused(400, f"Give the reason for this {what} (at least 10 characters).")
+    settings = _settings(request)
+    state.audit(
+        settings, actor=op.username, action=action, subject=record_id, reason=reason, detail={}
+    )
+    try:
+        return person_view(settings, record_id)
+    except PersonNotFound:
+        return refused(404, "No registry person with this record id.")
+    except WorkspaceError as exc:
+        return refused(503, str(exc))
+
+
 @router.post("/person", response_class=HTMLResponse)
 def person_lookup(
     request: Request,
@@ -206,46 +235,16 @@ def person_lookup(
     reason: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(op, csrf)
-    record_id, reason = record_id.strip()[:100], reason.strip()[:500]
-    if len(reason) < 10:
-        return _render(
-            request,
-            "ops_person.html",
-            op,
-            400,
-            person=None,
-            record_id=record_id,
-            error="Give the reason for this look-up (at least 10 characters).",
-        )
-    settings = _settings(request)
-    # Audited before anything is read: a look-up that fails is still on record.
-    state.audit(
-        settings,
-        actor=op.username,
-        action="person.view",
-        subject=record_id,
-        reason=reason,
-        detail={},
-    )
-    try:
-        person = person_view(settings, record_id)
-    except PersonNotFound:
-        return _render(
-            request,
-            "ops_person.html",
-            op,
-            404,
-            person=None,
-            record_id=record_id,
-            error="No registry person with this record id.",
-        )
-    except WorkspaceError as exc:
-        return _render(
-            request, "ops_person.html", op, 503, person=None, record_id=record_id, error=str(exc)
-        )
+    person = _audited_person(request, op, record_id, reason, csrf, "person.view")
+    if isinstance(person, Response):
+        return person
     return _render(
-        request, "ops_person.html", op, person=person, record_id=record_id, reason=reason
+        request,
+        "ops_person.html",
+        op,
+        person=person,
+        record_id=record_id.strip()[:100],
+        reason=reason.strip()[:500],
     )
 
 
@@ -257,39 +256,10 @@ def person_export(
     reason: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(op, csrf)
-    record_id, reason = record_id.strip()[:100], reason.strip()[:500]
-    if len(reason) < 10:
-        return _render(
-            request,
-            "ops_person.html",
-            op,
-            400,
-            person=None,
-            record_id=record_id,
-            error="Give the reason for this export (at least 10 characters).",
-        )
-    settings = _settings(request)
-    state.audit(
-        settings,
-        actor=op.username,
-        action="person.export",
-        subject=record_id,
-        reason=reason,
-        detail={},
-    )
-    try:
-        person = person_view(settings, record_id)
-    except PersonNotFound:
-        return _render(
-            request,
-            "ops_person.html",
-            op,
-            404,
-            person=None,
-            record_id=record_id,
-            error="No registry person with this record id.",
-        )
+    person = _audited_person(request, op, record_id, reason, csrf, "person.export")
+    if isinstance(person, Response):
+        return person
+    record_id = record_id.strip()[:100]
     rows = [["section", "field", "value"]]
     rows += [["registry", k, str(v)] for k, v in person["registry"].items()]
     for a in person["breaches"]:
@@ -384,14 +354,9 @@ def _csv(rows: list[list[str]], filename: str) -> Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in rows:
-        writer.writerow([neutralise(cell) for cell in row])
+        writer.writerow([neutralise_cell(cell) for cell in row])
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-def neutralise(cell: str) -> str:
-    """A cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell

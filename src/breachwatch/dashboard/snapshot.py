@@ -17,9 +17,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from breachwatch.dashboard import people as people_file
 from breachwatch.ingest.catalogue import catalogue
-from breachwatch.risk.rules import LEVELS, load_rules
+from breachwatch.risk.rules import aggregate, load_rules
 from breachwatch.state import Base, _now, engine_for
-from breachwatch.store.workspace import Workspace
+from breachwatch.store.workspace import Workspace, table_exists
 
 
 class Snapshot(Base):
@@ -27,14 +27,6 @@ class Snapshot(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     computed_at: Mapped[datetime] = mapped_column(DateTime)
     body: Mapped[str] = mapped_column(Text)
-
-
-def _table_exists(ws: Workspace, name: str) -> bool:
-    row = ws.con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND database_name = 'ws'",
-        [name],
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def compute(ws: Workspace) -> dict[str, Any]:
@@ -69,17 +61,10 @@ def compute(ws: Workspace) -> dict[str, Any]:
         if len(depts) < 15:
             depts[dept] = int(n)
     risk: dict[str, Any] = {}
-    if _table_exists(ws, "risk") and _table_exists(ws, "exposure"):
+    if table_exists(ws, "risk") and table_exists(ws, "exposure"):
         rules = load_rules()
         relative = con.execute("SELECT any_value(relative_to) FROM exposure").fetchone()
-        counts = dict(con.execute("SELECT risk, count(*) FROM risk GROUP BY 1").fetchall())
-        levels = dict(
-            con.execute(
-                "SELECT level, count(*) FROM (SELECT registry_uid, CASE min(CASE level WHEN "
-                "'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END) WHEN 1 THEN 'high' WHEN 2 THEN "
-                "'medium' ELSE 'low' END AS level FROM risk GROUP BY 1) GROUP BY 1"
-            ).fetchall()
-        )
+        totals = aggregate(ws, rules)  # the same aggregation `breachwatch risk` prints
         risk = {
             "relative_to": relative[0] if relative else None,
             "by_risk": [
@@ -88,11 +73,11 @@ def compute(ws: Workspace) -> dict[str, Any]:
                     "name_fr": r.name_fr,
                     "name_en": r.name_en,
                     "level": r.level,
-                    "people": int(counts.get(r.id, 0)),
+                    "people": totals["by_risk"][r.id]["people"],
                 }
                 for r in rules
             ],
-            "by_highest_level": {lv: int(levels.get(lv, 0)) for lv in LEVELS},
+            "by_highest_level": totals["by_highest_level"],
         }
     return {
         "computed_at": _now().isoformat(timespec="seconds"),

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from breachwatch.errors import UsageError
-from breachwatch.store.workspace import Workspace
+from breachwatch.store.workspace import Workspace, table_exists
 
 _SHOWN = (
     "breach",
@@ -31,7 +31,7 @@ _SHOWN = (
 
 def explain(ws: Workspace, ident: str) -> dict[str, Any]:
     """The cluster holding a registry person (``record_id``) or a record (``record_uid``)."""
-    if not _table_exists(ws, "clusters"):
+    if not table_exists(ws, "clusters"):
         raise UsageError("no identity clusters yet: run `breachwatch link` first")
     uid = _resolve(ws, ident)
     cluster = ws.con.execute(
@@ -56,13 +56,6 @@ def explain(ws: Workspace, ident: str) -> dict[str, Any]:
         "records": [dict(zip(("record_uid", *_SHOWN), r, strict=True)) for r in records],
         "edges": [_edge(*e) for e in edges],
     }
-
-
-def _table_exists(ws: Workspace, name: str) -> bool:
-    row = ws.con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def _resolve(ws: Workspace, ident: str) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from breachwatch.errors import InputError, Location, UsageError
+from breachwatch.export import neutralise_cell
 from breachwatch.lookup import oprf
 from breachwatch.lookup.identifiers import (
     Identifier,
@@ -302,7 +303,13 @@ def partner_check(
             writer.writerow(["line", "column", "kind", "value", "breach"])
             for c in matched:
                 writer.writerow(
-                    [c.line, c.column, c.identifier.kind.value, _safe(c.value), client.breach]
+                    [
+                        c.line,
+                        c.column,
+                        c.identifier.kind.value,
+                        neutralise_cell(c.value),
+                        client.breach,
+                    ]
                 )
     except OSError as exc:
         raise UsageError(f"{out}: cannot write: {exc.strerror}") from None
@@ -322,8 +329,3 @@ def partner_check(
 def _chunks(items: list[Candidate], size: int) -> Iterator[list[Candidate]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _safe(value: str) -> str:
-    """Neutralises spreadsheet formulas (the value comes back from the partner's own file)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

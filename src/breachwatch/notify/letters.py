@@ -28,6 +28,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer
 
 from breachwatch.errors import UsageError
+from breachwatch.export import neutralise_cell
 from breachwatch.notify import campaign as campaigns
 from breachwatch.notify.codes import issue_code
 from breachwatch.notify.keys import load_keys, row_aad
@@ -39,7 +40,6 @@ MANIFEST_FIELDS = [
     "file", "first_page", "pages", "reference", "language",
     "name", "address", "postal_code", "city",
 ]  # fmt: skip
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -70,11 +70,6 @@ class _PageMark(Flowable):
 
     def draw(self) -> None:
         self.pages.append(self.canv.getPageNumber())
-
-
-def _neutral(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def print_letters(
@@ -176,7 +171,7 @@ def _append_manifest(
                     reference(campaign_id, person, "letter"),
                     lang,
                     *(
-                        _neutral(v)
+                        neutralise_cell(v)
                         for v in (
                             name,
                             data.get("address"),

@@ -28,13 +28,13 @@ from sqlalchemy.orm import Session
 
 from breachwatch import state
 from breachwatch.errors import UsageError
+from breachwatch.export import neutralise_cell
 from breachwatch.phishing.store import PhishingIndicator, PhishingReport, PhishingWave, engine
 from breachwatch.phishing.waves import resolve
 
 FORMATS = ("csv", "stix")
 FLAGGED = ("phishing", "suspicious")
 CSV_COLUMNS = ("wave", "type", "value", "first_seen", "last_seen", "reports")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EPOCH = datetime(2000, 1, 1)
 # Fixed namespace of breachwatch's STIX identifiers (a random UUID drawn once).
 STIX_NAMESPACE = uuid.UUID("6c9e2f5e-3f57-4b1e-9d35-0f7f4b0d9a31")
@@ -124,17 +124,13 @@ def export_indicators(
 # -- CSV -----------------------------------------------------------------------------------
 
 
-def neutralise(cell: str) -> str:
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
-
-
 def write_csv(rows: list[IndicatorRow], out: Path) -> None:
     with out.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for r in rows:
             cells = (r.wave, r.type, r.value, _ts(r.first_seen), _ts(r.last_seen), r.reports)
-            writer.writerow([neutralise(c) if isinstance(c, str) else c for c in cells])
+            writer.writerow([neutralise_cell(c) if isinstance(c, str) else c for c in cells])
 
 
 # -- STIX 2.1 ------------------------------------------------------------------------------

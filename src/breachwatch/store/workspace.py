@@ -190,6 +190,15 @@ def _connect(root: Path, settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def table_exists(ws: Workspace, name: str) -> bool:
+    """Whether the workspace database holds a table ``name`` (optional analysis tables)."""
+    row = ws.con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND database_name = 'ws'",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def _sql_quote(text: str) -> str:
     return text.replace("'", "''")
 
