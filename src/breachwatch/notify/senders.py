@@ -292,26 +292,33 @@ class HttpSmsSender(_Closing):
         )
 
     def send(self, msg: OutgoingMessage) -> SendResult:
-        _expect_channel(msg, "sms")
-        to = _e164(msg.to)
-        if to is None:
-            return _failure(True, "invalid phone number")
-        payload = {
-            "to": to,
-            "from": self._sender_id,
-            "text": msg.text,
-            "client_reference": msg.reference,
-        }
+        payload = _sms_payload(msg, self._sender_id)
+        if isinstance(payload, SendResult):
+            return payload
         try:
             response = self._client.post(self._url, json=payload)
-        except httpx.TimeoutException:
-            return _failure(False, "SMS provider timed out")
         except httpx.HTTPError as exc:
-            return _failure(False, f"SMS provider unreachable: {type(exc).__name__}")
+            return _sms_unreachable(exc)
         return _sms_result(response)
 
     def close(self) -> None:
         self._client.close()
+
+
+def _sms_payload(msg: OutgoingMessage, sender_id: str) -> dict[str, str] | SendResult:
+    """The provider's JSON body (shared by the sync and async senders), or the permanent
+    failure of a number that is not a phone number."""
+    _expect_channel(msg, "sms")
+    to = _e164(msg.to)
+    if to is None:
+        return _failure(True, "invalid phone number")
+    return {"to": to, "from": sender_id, "text": msg.text, "client_reference": msg.reference}
+
+
+def _sms_unreachable(exc: httpx.HTTPError) -> SendResult:
+    if isinstance(exc, httpx.TimeoutException):
+        return _failure(False, "SMS provider timed out")
+    return _failure(False, f"SMS provider unreachable: {type(exc).__name__}")
 
 
 class AsyncHttpSmsSender:
@@ -331,22 +338,13 @@ class AsyncHttpSmsSender:
         )
 
     async def send(self, msg: OutgoingMessage) -> SendResult:
-        _expect_channel(msg, "sms")
-        to = _e164(msg.to)
-        if to is None:
-            return _failure(True, "invalid phone number")
-        payload = {
-            "to": to,
-            "from": self._sender_id,
-            "text": msg.text,
-            "client_reference": msg.reference,
-        }
+        payload = _sms_payload(msg, self._sender_id)
+        if isinstance(payload, SendResult):
+            return payload
         try:
             response = await self._client.post(self._url, json=payload)
-        except httpx.TimeoutException:
-            return _failure(False, "SMS provider timed out")
         except httpx.HTTPError as exc:
-            return _failure(False, f"SMS provider unreachable: {type(exc).__name__}")
+            return _sms_unreachable(exc)
         return _sms_result(response)
 
     async def aclose(self) -> None:
