@@ -29,6 +29,7 @@ import hmac
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -434,8 +435,6 @@ class LookupIndex:
         self.prefix_bits = int(self.meta["prefix_bits"])
         self._aead = AESGCM(keys.seal_key)
         self._aad = payload_aad(self.breach)
-        import threading
-
         self._local = threading.local()
 
     def _connect(self) -> sqlite3.Connection:
@@ -490,3 +489,29 @@ def open_indexes(home: Path, keys: LookupKeys) -> dict[str, LookupIndex]:
         index = LookupIndex(path, keys)
         found[index.breach] = index
     return found
+
+
+class Indexes:
+    """The built indexes, reopened when a rebuild replaced a file (checked every few seconds)."""
+
+    def __init__(self, home: Path, keys: LookupKeys) -> None:
+        self.home = home
+        self.keys = keys
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._current: dict[str, LookupIndex] = open_indexes(home, keys)
+
+    def __call__(self) -> dict[str, LookupIndex]:
+        now = time.monotonic()
+        if now - self._checked > 5:
+            with self._lock:
+                self._checked = now
+                if self._stale():
+                    self._current = open_indexes(self.home, self.keys)
+        return self._current
+
+    def _stale(self) -> bool:
+        folder = index_dir(self.home)
+        on_disk = {p: p.stat().st_mtime for p in folder.glob("*.index")} if folder.is_dir() else {}
+        known = {i.path: i.mtime for i in self._current.values()}
+        return on_disk != known

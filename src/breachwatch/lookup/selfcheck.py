@@ -185,20 +185,11 @@ class SelfCheck:
 
 def _answer_loop(settings: dict[str, Any], jobs: Any, pending: Any) -> None:
     """The child process: answers queued checks until it reads None."""
-    from breachwatch.lookup.index import open_indexes
+    from breachwatch.lookup.index import Indexes
     from breachwatch.lookup.keys import load_keys
     from breachwatch.notify.senders import sender_from_settings
 
-    keys = load_keys(settings)
-    home = Path(settings["home"])
-    cache: dict[str, Any] = {"at": 0.0, "indexes": {}}
-
-    def indexes() -> dict[str, LookupIndex]:
-        if time.monotonic() - cache["at"] > 5:
-            cache["indexes"], cache["at"] = open_indexes(home, keys), time.monotonic()
-        found: dict[str, LookupIndex] = cache["indexes"]
-        return found
-
+    indexes = Indexes(Path(settings["home"]), load_keys(settings))
     answerer = Answerer(settings, indexes, sender_from_settings(settings))
     while True:
         job = jobs.get()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-import threading
-import time
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -33,8 +31,8 @@ from breachwatch.dashboard.routes import Forbidden, NotLoggedIn
 from breachwatch.dashboard.routes import router as dashboard_router
 from breachwatch.lookup import oprf
 from breachwatch.lookup.answer import class_label
-from breachwatch.lookup.index import LookupIndex, index_dir, open_indexes
-from breachwatch.lookup.keys import LookupKeys, create_keys
+from breachwatch.lookup.index import Indexes
+from breachwatch.lookup.keys import create_keys
 from breachwatch.lookup.selfcheck import FormError, SelfCheck, parse_form
 from breachwatch.notify.senders import Sender, sender_from_settings
 from breachwatch.notify.web import receipts_router
@@ -78,32 +76,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
-
-
-class Indexes:
-    """The built indexes, reopened when a rebuild replaced a file (checked every few seconds)."""
-
-    def __init__(self, home: Path, keys: LookupKeys) -> None:
-        self.home = home
-        self.keys = keys
-        self._lock = threading.Lock()
-        self._checked = 0.0
-        self._current: dict[str, LookupIndex] = open_indexes(home, keys)
-
-    def __call__(self) -> dict[str, LookupIndex]:
-        now = time.monotonic()
-        if now - self._checked > 5:
-            with self._lock:
-                self._checked = now
-                if self._stale():
-                    self._current = open_indexes(self.home, self.keys)
-        return self._current
-
-    def _stale(self) -> bool:
-        folder = index_dir(self.home)
-        on_disk = {p: p.stat().st_mtime for p in folder.glob("*.index")} if folder.is_dir() else {}
-        known = {i.path: i.mtime for i in self._current.values()}
-        return on_disk != known
 
 
 class Service:
@@ -374,26 +346,19 @@ def create_app(settings: dict[str, Any], senders: dict[str, Sender] | None = Non
         ]
         return page(request, "checked.html", lang, public=public)
 
-    def limited(request: Request, lang: str, seconds: int) -> Response:
+    def refusal(request: Request, lang: str, status: int, message: str, seconds: int) -> Response:
         t = PAGE[lang]
         response = page(
-            request,
-            "message.html",
-            lang,
-            429,
-            title=t["limited_title"],
-            message=t["limited"].format(seconds=seconds),
+            request, "message.html", lang, status, title=t["limited_title"], message=message
         )
         response.headers["Retry-After"] = str(seconds)
         return response
 
+    def limited(request: Request, lang: str, seconds: int) -> Response:
+        return refusal(request, lang, 429, PAGE[lang]["limited"].format(seconds=seconds), seconds)
+
     def busy(request: Request, lang: str) -> Response:
-        t = PAGE[lang]
-        response = page(
-            request, "message.html", lang, 503, title=t["limited_title"], message=t["busy"]
-        )
-        response.headers["Retry-After"] = "60"
-        return response
+        return refusal(request, lang, 503, PAGE[lang]["busy"], 60)
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, Any]:
