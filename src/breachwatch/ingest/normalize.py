@@ -218,14 +218,19 @@ def _phone(p: str) -> str:
     return _let(f"regexp_extract({digits}, {_lit(_FR_SHAPE)}, 1)", "bw_nsn", settle)
 
 
-def _phone_udf(value: str) -> str | None:
+def phone_e164(value: str, region: str = "FR") -> str | None:
+    """A valid phone number in E.164 (numbers without a country code read in ``region``)."""
     try:
-        number = phonenumbers.parse(value, "FR")
+        number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phone_udf(value: str) -> str | None:
+    return phone_e164(value, "FR")
 
 
 # --- e-mail ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from breachwatch.ingest.normalize import _email_udf, _nir_udf, _phone_udf
+from breachwatch.ingest.normalize import _email_udf, _nir_udf, phone_e164
 
 BUCKET_DOMAIN = b"breachwatch-bucket-v1\x00"
 
@@ -47,18 +47,8 @@ def phone_identifier(value: str, region: str = "FR") -> Identifier | None:
     text = value.strip() if value else ""
     if not text or len(text) > 40:
         return None
-    if region != "FR":
-        import phonenumbers
-
-        try:
-            number = phonenumbers.parse(text, region)
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(number):
-            return None
-        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    else:
-        e164 = _phone_udf(text) or ""
+    # The library path of the ingest normaliser, so a typed number meets the stored one.
+    e164 = phone_e164(text, region) or ""
     return Identifier(Kind.PHONE, f"phone:{e164}") if e164 else None
 
 
