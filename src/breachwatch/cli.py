@@ -63,12 +63,9 @@ def _audited(
     """Records a look at or an export of personal data; refuses it without a reason."""
     import getpass
 
-    from breachwatch.settings import load_settings
     from breachwatch.state import audit
-    from breachwatch.store.workspace import workspace_id
 
-    settings = load_settings(state.workspace)
-    workspace_id(Path(settings["home"]))  # a clear error outside a workspace, no stray state.db
+    settings = _settings()  # a clear error outside a workspace, and no stray state.db
     if not reason or len(reason.strip()) < 10:
         raise UsageError(
             "give --reason (at least 10 characters): every view or export of people's data is "

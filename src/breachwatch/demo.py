@@ -19,18 +19,15 @@ from breachwatch.ingest.summary import print_summary
 from breachwatch.linkage.affected import compute_affected
 from breachwatch.linkage.summary import print_affected
 from breachwatch.lookup.index import build_index
-from breachwatch.lookup.keys import key_path
 from breachwatch.notify.demo import run_demo_campaign
-from breachwatch.notify.keys import key_path as notify_key_path
 from breachwatch.report.output import generate_regulator_report
 from breachwatch.risk.rules import compute_risk, load_rules
 from breachwatch.risk.summary import print_risk
 from breachwatch.settings import load_settings
 from breachwatch.store.workspace import (
-    default_key_file,
     init_workspace,
+    key_file,
     open_workspace,
-    workspace_id,
 )
 from breachwatch.synth import SynthManifest, generate
 from breachwatch.types import Role
@@ -184,12 +181,12 @@ def _fresh_workspace(workspace: Path) -> None:
                 f"{workspace} exists and is not a demo workspace; choose another --workspace"
             )
         settings = load_settings(workspace)
+        # The demo's own default key files go with it; keys the user pointed to stay.
         if not settings["key"] and not settings["key_file"]:
-            default_key_file(workspace_id(workspace)).unlink(missing_ok=True)
-        if not settings["lookup_key_file"]:
-            key_path(settings).unlink(missing_ok=True)
-        if not settings["notify_key_file"]:
-            notify_key_path(settings).unlink(missing_ok=True)
+            key_file(settings, "key_file").unlink(missing_ok=True)
+        for name, kind in (("lookup_key_file", "lookup"), ("notify_key_file", "notify")):
+            if not settings[name]:
+                key_file(settings, name, kind).unlink(missing_ok=True)
         shutil.rmtree(workspace)
     init_workspace(workspace)
     (workspace / DEMO_MARKER).write_text("created by breachwatch demo\n", encoding="utf-8")
