@@ -132,6 +132,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("smtp_starttls", False, "Use STARTTLS on the SMTP connection (certificate checked)."),
     Setting(
+        "smtp_ca_file",
+        "",
+        "PEM CA bundle that must have issued the SMTP server's certificate; empty: system CAs.",
+    ),
+    Setting(
         "smtp_username",
         "",
         "SMTP login; empty means none. Needs smtp_starttls unless the server is on this host.",

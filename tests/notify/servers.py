@@ -12,8 +12,10 @@ The fixtures ``smtp_server`` and ``sms_provider`` start one of each per test; ``
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import ssl
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -46,6 +48,7 @@ class ReceivedMail:
     raw: bytes
     message: EmailMessage
     connection: int
+    tls: bool = False  # received over a connection upgraded by STARTTLS
 
 
 @dataclass
@@ -61,6 +64,7 @@ class _Handler:
         self.received: list[ReceivedMail] = []
         self.failures: deque[_Failure] = deque()
         self.connections = 0
+        self.delay = 0.0  # seconds before each message is accepted: a slow server
         self.lock = threading.Lock()
 
     async def handle_EHLO(
@@ -105,6 +109,8 @@ class _Handler:
         refusal = self._take("data")
         if refusal:
             return refusal
+        if self.delay:
+            await asyncio.sleep(self.delay)
         raw = bytes(envelope.original_content or b"")
         parsed = message_from_bytes(raw, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
@@ -114,6 +120,7 @@ class _Handler:
             raw=raw,
             message=parsed,
             connection=session.connection_number,  # type: ignore[attr-defined]
+            tls=session.ssl is not None,
         )
         with self.lock:
             self.received.append(mail)
@@ -157,15 +164,19 @@ class _Controller(Controller):
 class SmtpServer:
     """A real SMTP server on 127.0.0.1 keeping every accepted message in ``received``.
 
-    ``credentials=(user, password)`` makes it offer AUTH (without TLS: loopback only) and
-    require it.
+    ``credentials=(user, password)`` makes it offer AUTH and require it; ``tls`` (a server
+    context) makes it require STARTTLS before anything else, AUTH included. Without ``tls``,
+    AUTH goes in clear (loopback only).
     """
 
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, credentials: tuple[str, str] | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.port = free_port()
         self.host = HOST
         self._handler = _Handler()
         self._credentials = credentials
+        self._tls = tls
         self._controller: _Controller | None = None
 
     @property
@@ -178,6 +189,10 @@ class SmtpServer:
         """How many SMTP sessions (EHLO/HELO) the server has seen, over every restart."""
         return self._handler.connections
 
+    def slow_down(self, seconds: float) -> None:
+        """Accept each following message only after ``seconds``."""
+        self._handler.delay = seconds
+
     def fail_next(self, reply: str, count: int = 1, stage: Stage = "rcpt") -> None:
         """Answer ``reply`` (e.g. ``"550 5.1.1 <x@y> unknown"``) to the next ``count`` messages,
         at MAIL FROM (the sender), RCPT TO (the recipient) or the end of DATA (the content)."""
@@ -185,14 +200,16 @@ class SmtpServer:
             self._handler.failures.extend(_Failure(stage, reply) for _ in range(count))
 
     def start(self) -> None:
-        auth: dict[str, Any] = {}
+        options: dict[str, Any] = {}
+        if self._tls is not None:
+            options = {"tls_context": self._tls, "require_starttls": True}
         if self._credentials:
-            auth = {
+            options |= {
                 "authenticator": self._authenticate,
                 "auth_required": True,
-                "auth_require_tls": False,
+                "auth_require_tls": self._tls is not None,
             }
-        self._controller = _Controller(self._handler, self.port, **auth)
+        self._controller = _Controller(self._handler, self.port, **options)
         self._controller.start()
 
     def stop(self) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import binascii
-import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import Header
@@ -32,6 +31,7 @@ from breachwatch.notify.senders import (
     _check_smtp_config,
     _check_smtp_login,
     _redact,
+    smtp_tls_context,
 )
 
 CRLF = b"\r\n"
@@ -178,6 +178,7 @@ class SmtpPool:
         password: str | None = None,
         timeout: float = 10,
         connections: int = 4,
+        ca_file: str | None = None,
     ) -> None:
         self.envelope_from = _check_smtp_config(host, port, from_addr, timeout)
         _check_smtp_login(host, starttls, username, password)
@@ -190,7 +191,7 @@ class SmtpPool:
             "start_tls": starttls,
             "username": username or None,
             "password": password or None,
-            "tls_context": ssl.create_default_context() if starttls else None,
+            "tls_context": smtp_tls_context(ca_file) if starttls else None,
         }
         self.size = connections
         self._idle: asyncio.Queue[aiosmtplib.SMTP | None] | None = None
@@ -295,6 +296,7 @@ def pool_from_settings(settings: dict[str, Any]) -> tuple[SmtpPool, Composer] | 
         password=str(settings["smtp_password"]) or None,
         timeout=float(settings["smtp_timeout"]),
         connections=int(settings["notify_smtp_connections"]),
+        ca_file=str(settings["smtp_ca_file"]) or None,
     )
     dkim = None
     if settings.get("dkim_key_file"):

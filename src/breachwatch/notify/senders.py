@@ -166,9 +166,11 @@ class SmtpSender(_Closing):
         password: str | None = None,
         timeout: float = 10,
         helo: str | None = None,
+        ca_file: str | None = None,
     ) -> None:
         self._envelope_from = _check_smtp_config(host, port, from_addr, timeout)
         _check_smtp_login(host, starttls, username, password)
+        self._tls = smtp_tls_context(ca_file) if starttls else None
         self._host, self._port, self._from_header = host, port, from_addr
         self._starttls, self._username, self._password = starttls, username, password
         self._timeout, self._helo = timeout, helo
@@ -250,14 +252,18 @@ class SmtpSender(_Closing):
         return SendResult(accepted=True)
 
     def _open(self) -> smtplib.SMTP | SendResult:
-        conn = smtplib.SMTP(timeout=self._timeout, local_hostname=self._helo)
         try:
-            code, text = conn.connect(self._host, self._port)
-            if code != 220:
-                raise smtplib.SMTPConnectError(code, text)
+            # The host goes to the constructor, not to connect(): STARTTLS checks the
+            # certificate against the host the constructor was given.
+            conn = smtplib.SMTP(
+                self._host, self._port, local_hostname=self._helo, timeout=self._timeout
+            )
+        except OSError as exc:  # a refusal at the greeting too (SMTPConnectError)
+            return _failure(False, f"cannot connect to the SMTP server: {_describe(exc)}")
+        try:
             conn.ehlo_or_helo_if_needed()
-            if self._starttls:
-                conn.starttls(context=ssl.create_default_context())
+            if self._tls is not None:
+                conn.starttls(context=self._tls)
             if self._username and self._password:
                 conn.login(self._username, self._password)
         except smtplib.SMTPAuthenticationError as exc:
@@ -330,6 +336,7 @@ class AsyncHttpSmsSender:
     ) -> None:
         _check_sms_config(url, api_key, sender_id, timeout)
         self._url, self._sender_id = url, sender_id
+        self.connections = connections
         self._client = httpx.AsyncClient(
             timeout=timeout,
             headers={"Authorization": f"Bearer {api_key}"},
@@ -368,6 +375,7 @@ def sender_from_settings(settings: Mapping[str, Any]) -> dict[str, Sender]:
             username=get("smtp_username") or None,
             password=get("smtp_password") or None,
             timeout=float(get("smtp_timeout")),
+            ca_file=get("smtp_ca_file") or None,
         )
     if get("sms_url"):
         senders["sms"] = HttpSmsSender(
@@ -412,6 +420,22 @@ def _check_smtp_config(host: str, port: int, from_addr: str, timeout: float) -> 
     if "\r" in from_addr or "\n" in from_addr or not _ADDR_SPEC.fullmatch(envelope_from):
         raise ConfigError(f"SMTP sender {from_addr!r} is not an e-mail address (smtp_from)")
     return envelope_from
+
+
+def smtp_tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The context that checks the SMTP server's certificate at STARTTLS: the system's CAs, or
+    only those of ``ca_file`` (a relay whose certificate a private CA issued)."""
+    if not ca_file:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except FileNotFoundError:
+        raise ConfigError(f"SMTP CA file {ca_file}: no such file (smtp_ca_file)") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"SMTP CA file {ca_file}: not a readable PEM certificate bundle (smtp_ca_file): "
+            f"{exc.strerror or exc}"
+        ) from None
 
 
 def _check_smtp_login(
