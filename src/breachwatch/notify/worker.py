@@ -102,6 +102,26 @@ class RunOptions:
         return delay * random.uniform(0.5, 1.5)
 
 
+class _Lease:
+    """How long this worker surely holds a claimed batch (monotonic clock).
+
+    The database's lease runs from the claim, and from each renewal by the heartbeat. A renewal
+    counts only if it completed before the lease it renews ran out: after that, another worker
+    may have taken the rows over, and the renewal (which touches only rows still this worker's)
+    says nothing about them. A third of the lease is kept in hand for the send itself. So a
+    worker starved of CPU or of its database (its heartbeat late) stops sending rather than race
+    the worker that took its rows over: two live workers never send the same message."""
+
+    def __init__(self, until: float) -> None:
+        self.until = until
+
+    def renewed(self, asked: float, completed: float, lease: float) -> None:
+        self.until = asked + lease if completed < self.until else float("-inf")
+
+    def holds(self, lease: float) -> bool:
+        return time.monotonic() < self.until - lease / 3
+
+
 @dataclass
 class WorkerStats:
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -159,6 +179,7 @@ class Worker:
         self.sms: AsyncHttpSmsSender | None = None
         self._status, self._status_at = campaign.status, 0.0
         self._busy: dict[str, bool] = {}
+        self._leases: set[_Lease] = set()  # of the batches being sent
 
     def channels(self) -> list[str]:
         """The campaign's channels this machine can send (e-mail needs ``smtp_host``, SMS
@@ -179,6 +200,12 @@ class Worker:
                 str(self.settings["sms_sender_id"]),
                 timeout=float(self.settings["sms_timeout"]),
             )
+        # A send starts only when a connection is free for it, so that the lease is checked
+        # right before the message goes out, not before it waits in the pool's queue.
+        self._slots = {
+            "email": asyncio.Semaphore(self.mail[0].size if self.mail else 1),
+            "sms": asyncio.Semaphore(self.sms.connections if self.sms else 1),
+        }
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             async with asyncio.TaskGroup() as group:  # one channel failing stops the others
@@ -211,8 +238,11 @@ class Worker:
             await asyncio.sleep(0.5)
             await self._state()
             if time.monotonic() - renewed >= self.options.lease / 3:
+                asked = time.monotonic()
                 await self._db(self.outbox.renew, self.campaign.id, self.id, self.options.lease)
                 renewed = time.monotonic()
+                for lease in self._leases:
+                    lease.renewed(asked, renewed, self.options.lease)
 
     async def _state(self) -> str:
         if time.monotonic() - self._status_at > 0.5:
@@ -225,17 +255,20 @@ class Worker:
         bucket = TokenBucket(self.options.rates.get(channel))
         send = self._send_email if channel == "email" else self._send_sms
         finishing: asyncio.Future[int] | None = None
-        claim: asyncio.Future[list[Claimed]] | None = None
+        claim: asyncio.Future[tuple[_Lease, list[Claimed]]] | None = None
         while True:
             if claim is None and await self._running():
                 claim = self._claim(channel)
             if claim is not None:
-                claimed = await claim
+                lease, claimed = await claim
                 claim = None
                 if claimed:
                     if await self._running():  # the next batch, claimed while this one is sent
                         claim = self._claim(channel)
-                    outcomes = await self._send_batch(claimed, send, bucket)
+                    try:
+                        outcomes = await self._send_batch(claimed, lease, send, bucket)
+                    finally:
+                        self._leases.discard(lease)
                     if finishing is not None:
                         await finishing
                     finishing = asyncio.ensure_future(
@@ -251,17 +284,20 @@ class Worker:
     async def _running(self) -> bool:
         return not self.stop() and await self._state() == "running"
 
-    def _claim(self, channel: str) -> asyncio.Future[list[Claimed]]:
-        return asyncio.ensure_future(
-            self._db(
-                self.outbox.claim,
-                self.campaign.id,
-                channel,
-                self.options.batch,
-                self.options.lease,
-                self.id,
+    def _claim(self, channel: str) -> asyncio.Future[tuple[_Lease, list[Claimed]]]:
+        """The next batch, with its lease as this worker knows it."""
+
+        async def claim() -> tuple[_Lease, list[Claimed]]:
+            lease = _Lease(time.monotonic() + self.options.lease)
+            options = self.options
+            batch = await self._db(
+                self.outbox.claim, self.campaign.id, channel, options.batch, options.lease, self.id
             )
-        )
+            if batch:
+                self._leases.add(lease)  # the heartbeat renews it from now on
+            return lease, batch
+
+        return asyncio.ensure_future(claim())
 
     async def _wait(self, channel: str, state: str) -> bool:
         """Sleeps until work may be due; False when the channel has nothing pending or the
@@ -285,11 +321,14 @@ class Worker:
     async def _send_batch(
         self,
         claimed: list[Claimed],
+        lease: _Lease,
         send: Callable[[Claimed, TokenBucket], Awaitable[SendResult]],
         bucket: TokenBucket,
     ) -> list[Outcome]:
         self.stats.reclaimed += sum(c.reclaimed for c in claimed)
-        results = await asyncio.gather(*(self._unless_stopped(send, c, bucket) for c in claimed))
+        results = await asyncio.gather(
+            *(self._unless_stopped(send, c, bucket, lease) for c in claimed)
+        )
         outcomes = [self._outcome(c, r) for c, r in zip(claimed, results, strict=True)]
         self.stats.outcomes.update(o.status for o in outcomes)
         return outcomes
@@ -299,13 +338,15 @@ class Worker:
         send: Callable[[Claimed, TokenBucket], Awaitable[SendResult]],
         c: Claimed,
         bucket: TokenBucket,
+        lease: _Lease,
     ) -> SendResult | None:
-        """Sends within the rate, unless the campaign was paused or cancelled meanwhile (None:
-        not sent)."""
+        """Sends within the rate, unless the campaign was paused or cancelled meanwhile or the
+        lease may run out (None: not sent)."""
         await bucket.take()
-        if self.stop() or self._status != "running":
-            return None
-        return await send(c, bucket)
+        async with self._slots[c.channel]:
+            if self.stop() or self._status != "running" or not lease.holds(self.options.lease):
+                return None
+            return await send(c, bucket)
 
     def _person(self, c: Claimed) -> dict[str, Any]:
         opened = self.sealer.open(c.sealed, row_aad(self.campaign.id, c.person))
@@ -346,9 +387,10 @@ class Worker:
         at = time.time()
         if result is None:  # released unsent: queued again, the attempt not counted
             status = "cancelled" if self._status == "cancelled" else "queued"
+            why = "lease running out" if self._status == "running" else f"campaign {self._status}"
             return Outcome(
                 c.person, c.channel, status, c.attempts - 1, c.fallbacks, at,
-                f"released unsent: campaign {self._status}",
+                f"released unsent: {why}",
             )  # fmt: skip
         if result.accepted:
             return Outcome(
@@ -379,7 +421,19 @@ def run_worker(
     options: RunOptions,
     stop: Callable[[], bool] = lambda: False,
 ) -> WorkerStats:
-    return asyncio.run(Worker(settings, campaign, keys, options, stop).run())
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(Worker(settings, campaign, keys, options, stop).run())
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (it comes with uvicorn[standard]): the worker spends most
+    of its time in socket I/O and SMTP parsing callbacks, where uvloop's event loop costs less
+    CPU per message than asyncio's (BENCHMARKS.md, notification campaigns)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def pending(outbox: Outbox, campaign_id: int, channels: list[str]) -> int:
