@@ -115,3 +115,48 @@ def test_letter_text() -> None:
     rendered = composer().render("letter", {**PERSON, "lang": "fr"}, CODE)
     assert rendered.text.startswith("Objet :")
     assert "Code d'authenticité de ce courrier : " + CODE in rendered.text
+
+
+def test_shipped_email_templates_are_rendered_once_per_combination() -> None:
+    assert composer().cacheable
+
+
+@pytest.mark.parametrize(
+    "person",
+    [
+        PERSON,
+        {**PERSON, "lang": "en", "first_name": 'O\'Brien & "Sons"', "last_name": ""},
+        {"classes": ["email"], "risks": [], "lang": "en"},  # no name: the polite fallback
+        {"first_name": "Zoé", "last_name": "N\x00code\x00", "classes": ALL_CLASSES, "risks": []},
+        {**PERSON, "risks": ["sim_swap", "no_such_rule"]},
+    ],
+)
+def test_cached_email_is_exactly_the_direct_render(person: dict[str, object]) -> None:
+    cached = composer()
+    direct = composer()
+    direct.cacheable = False
+    for code in (CODE, "BW-0000-0000-0001"):  # the second reuses the cached render
+        a, b = cached.render("email", person, code), direct.render("email", person, code)
+        assert a == b
+    assert len(cached._emails) == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "cacheable"),
+    [
+        ("Bonjour {{ person.name }}, code {{ code }}", True),
+        ("{% if person.first_name %}Bonjour {{ person.first_name }}{% endif %}", False),
+        ("Bonjour {{ person.name|upper }}", False),
+        ("{{ code[:4] }}", False),
+        ("{{ person }}", False),
+    ],
+)
+def test_a_template_that_branches_on_personal_values_is_not_cached(
+    source: str, cacheable: bool
+) -> None:
+    from jinja2 import DictLoader, Environment
+
+    from breachwatch.notify.content import only_interpolates_personal
+
+    env = Environment(loader=DictLoader({"t.txt": source}))
+    assert only_interpolates_personal(env, "t.txt") is cacheable
