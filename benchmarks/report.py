@@ -88,20 +88,21 @@ def multiply(home: Path, breach: str, copies: int) -> float:
         copy = f"CROSS JOIN range(1, {copies}) AS c(i)"
         for name, offset in ((registry[0], reg), (breach, leak)):
             con.execute(
-                f"""INSERT INTO records SELECT * REPLACE (record_uid + c.i * {offset} AS
+                f"""INSERT INTO records SELECT * EXCLUDE (i) REPLACE (record_uid + c.i * {offset} AS
                         record_uid, record_no + c.i * {offset} AS record_no)
                     FROM records {copy} WHERE breach = ?""",
                 [name],
             )
         con.execute(
-            f"""INSERT INTO affected SELECT * REPLACE (registry_uid + c.i * {reg} AS registry_uid,
+            f"""INSERT INTO affected SELECT * EXCLUDE (i) REPLACE (
+                    registry_uid + c.i * {reg} AS registry_uid,
                     list_transform(leak_uids, u -> u + c.i * {leak}) AS leak_uids)
                 FROM affected {copy} WHERE breach = ?""",
             [breach],
         )
         for table in ("exposure", "risk"):
             con.execute(
-                f"INSERT INTO {table} SELECT * REPLACE (registry_uid + c.i * {reg} AS "
+                f"INSERT INTO {table} SELECT * EXCLUDE (i) REPLACE (registry_uid + c.i * {reg} AS "
                 f"registry_uid) FROM {table} {copy}"
             )
         con.execute(

