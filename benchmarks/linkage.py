@@ -167,6 +167,38 @@ def step_score(work: Path) -> dict[str, Any]:
                     "cluster": s.cluster.__dict__ | {"f1": s.cluster.f1},
                     "bcubed": s.bcubed.__dict__ | {"f1": s.bcubed.f1},
                 }
+        out["blocking"] = _blocking_pairs(con)
+    return out
+
+
+# Each prediction blocking rule of probabilistic.py as key expressions over ``records``.
+_RULES = {
+    "date_of_birth, postal_code": ("date_of_birth", "postal_code"),
+    "date_of_birth, last_name[:3]": ("date_of_birth", "substr(last_name_match, 1, 3)"),
+    "date_of_birth, first_name[:3]": ("date_of_birth", "substr(first_name_match, 1, 3)"),
+    "postal_code, last_name[:3], first_name[:1]": (
+        "postal_code",
+        "substr(last_name_match, 1, 3)",
+        "substr(first_name_match, 1, 1)",
+    ),
+    "email": ("email_match",),
+    "phone": ("phone",),
+}
+
+
+def _blocking_pairs(con: Any) -> dict[str, dict[str, int]]:
+    """Pairs each blocking rule yields on its own (before Splink drops the overlaps), and the
+    largest block: what grows with the population when the key's values do not (birth dates,
+    postal codes, name prefixes), unlike e-mails and phones."""
+    out = {}
+    for name, keys in _RULES.items():
+        not_null = " AND ".join(f"{k} IS NOT NULL" for k in keys)
+        row = con.execute(
+            f"""SELECT sum(n * (n - 1) // 2), max(n) FROM (
+                    SELECT count(*) AS n FROM records WHERE {not_null}
+                    GROUP BY {", ".join(keys)})"""
+        ).fetchone()
+        out[name] = {"pairs": int(row[0] or 0), "largest_block": int(row[1] or 0)}
     return out
 
 
@@ -269,6 +301,9 @@ def _print(people: int, results: dict[str, Any]) -> None:
             print(f"time ratio breachwatch / textbook {results['link']['wall'] / a['wall']:.2f}")
     if "score" not in results:
         return
+    print("\nblocking rule: pairs on its own (largest block)")
+    for rule, b in results["score"].get("blocking", {}).items():
+        print(f"  {rule}: {b['pairs']:,} ({b['largest_block']:,})")
     print(
         "\n| method | subset | records | pairwise P | R | F1 | cluster P | R | F1 | B³ P | R | F1 |"
         "\n|---|---|---|---|---|---|---|---|---|---|---|---|"
