@@ -243,7 +243,10 @@ def run_step(step: str, work: Path, args: argparse.Namespace) -> None:
         result = step_anchor(work, args.threshold)
     else:
         result = step_score(work)
-    result |= {"wall": time.perf_counter() - started, "peak_mb": _peak_mb()}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU seconds of every thread of the step: what the load of other jobs does not inflate.
+    cpu = usage.ru_utime + usage.ru_stime
+    result |= {"wall": time.perf_counter() - started, "cpu": cpu, "peak_mb": _peak_mb()}
     print(_RESULT + json.dumps(result), flush=True)
 
 
@@ -260,7 +263,8 @@ def _child(step: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(line[len(_RESULT) :])
     result["load"] = f"{load} -> {_load()}"
     print(
-        f"[{step}] {result['wall']:.1f} s, peak {result['peak_mb']:,.0f} MB, load {result['load']}",
+        f"[{step}] {result['wall']:.1f} s ({result['cpu']:.1f} CPU s), "
+        f"peak {result['peak_mb']:,.0f} MB, load {result['load']}",
         flush=True,
     )
     return result
