@@ -56,17 +56,19 @@ def run(people: int, work: Path, with_anchor: bool = False) -> None:
         report = compute_affected(ws, "main")
         linked = time.perf_counter() - started
         found = {r[0] for r in ws.con.execute("SELECT record_id FROM affected").fetchall()}
+        with manifest.truth["main"].open(encoding="utf-8") as handle:
+            expected = {row["person_id"] for row in csv.DictReader(handle) if row["person_id"]}
+        hits = len(found & expected)
+        print(
+            f"{people:,} people: ingest registry + main leak {ingested:.1f} s; affected "
+            f"{linked:.1f} s ({report.leaked_records / linked:,.0f} leaked records/s); "
+            f"peak {_peak_mb():,.0f} MB\naffected people {report.affected_people:,} "
+            f"(truth {len(expected):,}), precision {hits / max(len(found), 1):.5f}, "
+            f"recall {hits / len(expected):.5f}; routes {report.by_route}; "
+            f"probabilistic {report.probabilistic}",
+            flush=True,
+        )
         anchor_found = anchor(ws.con) if with_anchor else None
-    with manifest.truth["main"].open(encoding="utf-8") as handle:
-        expected = {row["person_id"] for row in csv.DictReader(handle) if row["person_id"]}
-    hits = len(found & expected)
-    print(
-        f"{people:,} people: ingest registry + main leak {ingested:.1f} s; affected {linked:.1f} s "
-        f"({report.leaked_records / linked:,.0f} leaked records/s); peak {_peak_mb():,.0f} MB\n"
-        f"affected people {report.affected_people:,} (truth {len(expected):,}), "
-        f"precision {hits / max(len(found), 1):.5f}, recall {hits / len(expected):.5f}; "
-        f"routes {report.by_route}; probabilistic {report.probabilistic}"
-    )
     if anchor_found is not None:
         people_found, seconds, pairs = anchor_found
         hits = len(people_found & expected)
