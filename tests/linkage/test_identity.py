@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from breachwatch.ingest.pipeline import ingest
-from breachwatch.linkage.identity import ClusterReport, cluster_identities
+from breachwatch.linkage.identity import (
+    ClusterReport,
+    _one_birth_date_per_record,
+    cluster_identities,
+)
+from breachwatch.linkage.probabilistic import BIRTH_DATES_AGREE
 from breachwatch.store.workspace import Workspace
 from breachwatch.synth import generate
 from breachwatch.types import Role
@@ -160,3 +166,42 @@ def test_an_empty_workspace_is_refused(ws: Workspace) -> None:
 def test_a_bad_threshold_is_refused(ws: Workspace) -> None:
     with pytest.raises(ValueError, match="threshold"):
         cluster_identities(ws.con, threshold=1.0)
+
+
+def test_birth_dates_agree_when_equal_missing_or_one_slip_apart() -> None:
+    con = duckdb.connect()
+    cases = [
+        ("1985-03-12", "1985-03-12", True),
+        ("1985-03-12", None, True),
+        ("1985-03-12", "1985-03-13", True),  # one digit changed
+        ("1985-03-12", "1985-03-21", True),  # two digits swapped
+        ("1985-03-12", "1985-04-13", False),  # a month and a day: someone else
+        ("1985-03-12", "1986-03-12", True),  # one digit of the year
+        ("1985-03-12", "1987-05-12", False),
+        ("1960-06-01", "1990-06-01", False),  # father and namesake son
+    ]
+    for left, right, agree in cases:
+        row = con.execute(
+            f"SELECT {BIRTH_DATES_AGREE} FROM (SELECT ?::DATE AS date_of_birth_l, "
+            "?::DATE AS date_of_birth_r)",
+            [left, right],
+        ).fetchone()
+        assert row == (agree,), (left, right)
+
+
+def test_a_record_without_birth_date_joins_one_birth_date_only() -> None:
+    """X (no date of birth) scores above the threshold with a father F (1960) and his namesake
+    son S (1990): it keeps its best neighbour's date only, so F and S stay two identities."""
+    con = duckdb.connect()
+    con.execute(
+        """CREATE TABLE e AS SELECT * FROM (VALUES
+               (1, 2, 20.0, NULL, DATE '1960-06-01'),   -- X-F
+               (1, 3, 15.0, NULL, DATE '1990-06-01'),   -- X-S
+               (1, 4, 18.0, NULL, NULL),                -- X-Y, Y without a date either
+               (2, 5, 25.0, DATE '1960-06-01', DATE '1960-06-01'),  -- F-F'
+               (6, 7, 12.0, NULL, DATE '1975-01-01'))   -- someone else, one date: kept
+           AS t(left_uid, right_uid, match_weight, dob_left, dob_right)"""
+    )
+    _one_birth_date_per_record(con, "e")
+    kept = con.execute("SELECT left_uid, right_uid FROM e ORDER BY ALL").fetchall()
+    assert kept == [(1, 2), (1, 4), (2, 5), (6, 7)]

@@ -12,7 +12,9 @@ grouped into identities: one cluster per person, whichever datasets hold them.
    nobody: it would weld strangers into one giant cluster.
 2. Probabilistic edges: Splink dedupe_only over all records, with the comparisons, priors and
    regularisation of ``probabilistic.py``; pairs at or above the threshold are kept, except
-   those whose birth dates lie more than ten years apart (a namesake relative).
+   those whose birth dates differ by more than one typing slip (``BIRTH_DATES_AGREE``: a
+   namesake relative). A record without a date of birth whose linked neighbours show several
+   birth dates keeps only the edges to its best neighbour's date: one record, one person.
 3. Connected components over both kinds of edge, set-based in DuckDB: label propagation (each
    record takes the least label among itself and its neighbours, then the label of its label)
    until nothing changes. A cluster's id is the least record_uid it holds.
@@ -33,6 +35,7 @@ from splink import DuckDBAPI, Linker
 
 from breachwatch.linkage.probabilistic import (
     _INPUT_COLUMNS,
+    BIRTH_DATES_AGREE,
     EM_BLOCKINGS,
     EXACT_NAME_DOB_RECALL,
     U_MAX_PAIRS,
@@ -230,18 +233,46 @@ def _probabilistic_edges(
     predictions = f"{scratch}.main.predictions"
     columns = {d[0] for d in con.execute(f"SELECT * FROM {predictions} LIMIT 0").description}
     con.execute(
-        f"""CREATE TABLE {scratch}.main.prob_edges AS
+        f"""CREATE TABLE {scratch}.main.prob_scored AS
             SELECT least(record_uid_l, record_uid_r) AS left_uid,
                    greatest(record_uid_l, record_uid_r) AS right_uid,
-                   'probabilistic' AS route, match_probability,
+                   'probabilistic' AS route, match_probability, match_weight,
+                   CASE WHEN record_uid_l < record_uid_r THEN date_of_birth_l
+                        ELSE date_of_birth_r END AS dob_left,
+                   CASE WHEN record_uid_l < record_uid_r THEN date_of_birth_r
+                        ELSE date_of_birth_l END AS dob_right,
                    {_explanation_sql(_level_labels(model), columns)} AS explanation
             FROM {predictions}
             WHERE match_probability >= {threshold!r}
-              -- Birth dates further apart than ten years (the ELSE level): a namesake relative
-              -- at the same address (a son named after his father), never a copying error.
-              AND gamma_date_of_birth <> 0"""
+              AND {BIRTH_DATES_AGREE}"""
+    )
+    _one_birth_date_per_record(con, f"{scratch}.main.prob_scored")
+    con.execute(
+        f"""CREATE TABLE {scratch}.main.prob_edges AS
+            SELECT left_uid, right_uid, route, match_probability, explanation
+            FROM {scratch}.main.prob_scored"""
     )
     return pairs
+
+
+def _one_birth_date_per_record(con: duckdb.DuckDBPyConnection, edges: str) -> None:
+    """A record without a date of birth whose probabilistic neighbours show several birth
+    dates keeps only the edges to its best-scoring neighbour's date (and to neighbours without
+    one): those are several people (a father and his namesake son at one address), and a record
+    is one person. Otherwise that single record would weld their clusters into one."""
+    con.execute(
+        f"""WITH d AS (SELECT left_uid AS uid, dob_left AS own, dob_right AS other,
+                              match_weight FROM {edges}
+                       UNION ALL
+                       SELECT right_uid, dob_right, dob_left, match_weight FROM {edges}),
+                 best AS (SELECT uid, arg_max(other, match_weight) AS dob FROM d
+                          WHERE own IS NULL AND other IS NOT NULL
+                          GROUP BY uid HAVING count(DISTINCT other) > 1)
+            DELETE FROM {edges} e WHERE EXISTS (
+                SELECT 1 FROM best b
+                WHERE (b.uid = e.left_uid AND e.dob_right IS NOT NULL AND e.dob_right <> b.dob)
+                   OR (b.uid = e.right_uid AND e.dob_left IS NOT NULL AND e.dob_left <> b.dob))"""
+    )
 
 
 def _prior(cursor: duckdb.DuckDBPyConnection, records: int) -> float:

