@@ -56,8 +56,8 @@ def _unique_keys(route: str, columns: tuple[str, ...]) -> str:
         f"SELECT {c} AS k, record_uid FROM bw_reg WHERE {_valid(c)}" for c in columns
     )
     return (
-        f"key_{route} AS (SELECT k, any_value(record_uid) AS registry_uid FROM ({union}) "
-        f"GROUP BY k HAVING count(DISTINCT record_uid) = 1)"
+        f"SELECT k, any_value(record_uid) AS registry_uid FROM ({union}) AS keyed "
+        "GROUP BY k HAVING count(DISTINCT record_uid) = 1"
     )
 
 
@@ -74,26 +74,43 @@ def _candidates(route: str, priority: int, leak_cols: tuple[str, ...], corrobora
     return " UNION ALL ".join(parts)
 
 
-def deterministic_links_sql() -> str:
-    """SELECT of the links from relations ``bw_leak`` and ``bw_reg``: ``(leak_uid, registry_uid,
+def deterministic_steps() -> list[tuple[str, str]]:
+    """The links as named steps over relations ``bw_leak`` and ``bw_reg``, each a SELECT that
+    may read the steps before it; the last, ``links``, has columns ``(leak_uid, registry_uid,
     route, conflicting)``, ``conflicting`` true when another key of the same record pointed at
     someone else.
 
-    Portable SQL (no ``arg_min``, which Spark spells ``min_by``): the strongest route's least
-    priority first, then, among its candidates, the least registry uid. The tie-break makes a
-    record whose two e-mails point at two people link the same way on every engine."""
-    ctes = ", ".join(_unique_keys(route, reg) for route, _, _, reg, _ in _KEYS)
+    DuckDB runs them as one query (``deterministic_links_sql``); Spark materialises each step,
+    as one query of this many joins takes its planner minutes. Portable SQL (no ``arg_min``,
+    which Spark spells ``min_by``): the strongest route's least priority first, then, among its
+    candidates, the least registry uid, so that a record whose two e-mails point at two people
+    links the same way on every engine."""
+    steps = [(f"key_{route}", _unique_keys(route, reg)) for route, _, _, reg, _ in _KEYS]
     candidates = " UNION ALL ".join(
         _candidates(route, prio, leak, corr) for route, prio, leak, _, corr in _KEYS
     )
-    return f"""WITH {ctes}, candidates AS ({candidates}),
-        best AS (SELECT leak_uid, min(priority) AS priority,
-                        count(DISTINCT registry_uid) > 1 AS conflicting
-                 FROM candidates GROUP BY leak_uid)
-        SELECT b.leak_uid, min(c.registry_uid) AS registry_uid, min(c.route) AS route,
-               b.conflicting
-        FROM best b JOIN candidates c ON c.leak_uid = b.leak_uid AND c.priority = b.priority
-        GROUP BY b.leak_uid, b.conflicting"""
+    steps.append(("candidates", candidates))
+    steps.append(
+        (
+            "links",
+            """WITH best AS (SELECT leak_uid, min(priority) AS priority,
+                                count(DISTINCT registry_uid) > 1 AS conflicting
+                         FROM candidates GROUP BY leak_uid)
+               SELECT b.leak_uid, min(c.registry_uid) AS registry_uid, min(c.route) AS route,
+                      b.conflicting
+               FROM best b JOIN candidates c
+                 ON c.leak_uid = b.leak_uid AND c.priority = b.priority
+               GROUP BY b.leak_uid, b.conflicting""",
+        )
+    )
+    return steps
+
+
+def deterministic_links_sql() -> str:
+    """The steps as one query (see ``deterministic_steps``)."""
+    *before, (_, last) = deterministic_steps()
+    ctes = ", ".join(f"{name} AS ({sql})" for name, sql in before)
+    return f"WITH {ctes} SELECT * FROM ({last}) AS links"
 
 
 def link_deterministic(con: duckdb.DuckDBPyConnection) -> int:
