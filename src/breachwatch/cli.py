@@ -266,10 +266,16 @@ def export(
 def affected(
     breach: Annotated[str, typer.Option(help="The leak to link to the registry.")],
     registry: Annotated[str | None, typer.Option(help="Registry dataset (if several).")] = None,
-    engine: Annotated[str, typer.Option(help="duckdb (spark: not available yet).")] = "duckdb",
+    engine: Annotated[
+        str, typer.Option(help="duckdb or spark (needs breachwatch[spark]).")
+    ] = "duckdb",
     threshold: Annotated[
         float, typer.Option(help="Minimum match probability of a probabilistic link.")
     ] = 0.99,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master for --engine spark (default: the spark_master setting)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
 ) -> None:
     """Who in the registry is in this leak, and which of their data classes leaked."""
@@ -278,7 +284,7 @@ def affected(
     from breachwatch.store.workspace import open_workspace
 
     with open_workspace(state.workspace) as ws:
-        report = compute_affected(ws, breach, registry, engine, threshold)
+        report = compute_affected(ws, breach, registry, engine, threshold, spark_master)
     if as_json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
     else:
@@ -290,7 +296,9 @@ def link(
     threshold: Annotated[
         float, typer.Option(help="Minimum probability of a probabilistic link.")
     ] = 0.99,
-    engine: Annotated[str, typer.Option(help="duckdb (spark: not available yet).")] = "duckdb",
+    engine: Annotated[
+        str, typer.Option(help="duckdb (spark: not available for link yet).")
+    ] = "duckdb",
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
 ) -> None:
     """Cluster the registry and every leak into identities (one cluster = one person)."""
@@ -301,6 +309,10 @@ def link(
     from breachwatch.store.workspace import open_workspace
 
     check_linkage_options(engine, threshold)
+    if engine == "spark":
+        raise UsageError(
+            "--engine spark is not available for link yet (it is for affected); use --engine duckdb"
+        )
     with open_workspace(state.workspace) as ws:
         try:
             report = cluster_identities(ws.con, threshold)

@@ -45,6 +45,18 @@ SETTINGS: tuple[Setting, ...] = (
         "DuckDB column compression on write: zstd (fast), auto (smallest, ~25% slower ingest), "
         "uncompressed.",
     ),
+    Setting(
+        "spark_master",
+        "local[2]",
+        "Spark master of `--engine spark` (also --spark-master): local[N], spark://HOST:PORT, "
+        "yarn or k8s://URL.",
+    ),
+    Setting("spark_driver_memory", "4g", "JVM heap of the Spark driver (holds what is shipped)."),
+    Setting(
+        "spark_shuffle_partitions",
+        8,
+        "Partitions of each Spark shuffle; about 2-3 per executor core on a cluster.",
+    ),
     Setting("default_region", "FR", "Region for phone numbers written without a country code."),
     Setting("max_line_bytes", 16 * 1024 * 1024, "A line longer than this is quarantined."),
     Setting(

@@ -92,7 +92,6 @@ def test_rerun_replaces_instead_of_adding(linked: Workspace) -> None:
     ("kwargs", "message"),
     [
         ({"breach": "nope"}, "not an ingested leak"),
-        ({"breach": "main", "engine": "spark"}, "not available yet"),
         ({"breach": "main", "engine": "oracle"}, "--engine"),
         ({"breach": "main", "threshold": 1.5}, "--threshold"),
         ({"breach": "main", "registry": "main"}, "not an ingested registry"),

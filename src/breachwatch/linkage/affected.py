@@ -1,10 +1,11 @@
 """Affected population (C2): which registry people are in a leak, and what leaked for each.
 
 Deterministic keys first (``deterministic.py``), then probabilistic linkage with Splink for the
-records no key settled (``probabilistic.py``). People are counted, not rows: several leaked
-records of one person (duplicates, stale copies) make one affected person whose exposed data
-classes are the union of what their records hold. Leaked records that match nobody are counted
-and exportable (``breachwatch export unmatched``), never dropped.
+records no key settled (``probabilistic.py``), on DuckDB or on Spark (``engine.py``). People
+are counted, not rows: several leaked records of one person (duplicates, stale copies) make one
+affected person whose exposed data classes are the union of what their records hold. Leaked
+records that match nobody are counted and exportable (``breachwatch export unmatched``), never
+dropped.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from breachwatch.errors import UsageError
-from breachwatch.linkage.deterministic import DETERMINISTIC_TABLE, link_deterministic
+from breachwatch.linkage.deterministic import DETERMINISTIC_TABLE
+from breachwatch.linkage.engine import ENGINES, LinkageEngine, open_engine
 from breachwatch.store.workspace import Workspace
 from breachwatch.types import SLOTS, DataClass
 
-ENGINES = ("duckdb", "spark")
 # Agreement reported in a deterministic link's explanation.
 _EXPLAINED = (
     ("nir", "nir"),
@@ -56,7 +57,9 @@ def compute_affected(
     registry: str | None = None,
     engine: str = "duckdb",
     threshold: float = 0.99,
+    spark_master: str | None = None,
 ) -> AffectedReport:
+    """``spark_master`` (with ``engine="spark"``) overrides the ``spark_master`` setting."""
     started = time.perf_counter()
     registry = _check_inputs(ws, breach, registry, engine, threshold)
     report = AffectedReport(breach, registry)
@@ -69,11 +72,12 @@ def compute_affected(
         "CREATE OR REPLACE TEMP VIEW bw_reg AS "
         f"SELECT * FROM records WHERE breach = '{_q(registry)}'"
     )
-    link_deterministic(con)
-    report.conflicting_keys = _scalar(
-        ws, f"SELECT count(*) FILTER (WHERE conflicting) FROM {DETERMINISTIC_TABLE}"
-    )
-    probabilistic_table = _probabilistic(ws, report, threshold)
+    with open_engine(ws, engine, spark_master) as linkage:
+        linkage.link_deterministic(con)
+        report.conflicting_keys = _scalar(
+            ws, f"SELECT count(*) FILTER (WHERE conflicting) FROM {DETERMINISTIC_TABLE}"
+        )
+        probabilistic_table = _probabilistic(ws, linkage, report, threshold)
     con.execute("BEGIN TRANSACTION")
     try:
         _store_links(ws, breach, probabilistic_table)
@@ -100,11 +104,6 @@ def check_linkage_options(engine: str, threshold: float) -> None:
     """The options every linkage command shares (``affected``, ``link``)."""
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
-    if engine == "spark":
-        raise UsageError(
-            "--engine spark is not available yet: the Spark backend of the linkage is still to "
-            "be built; use --engine duckdb"
-        )
     if not 0.5 <= threshold < 1.0:
         raise UsageError(f"--threshold {threshold}: expected a probability in [0.5, 1)")
 
@@ -149,16 +148,16 @@ def _check_registry_keys(ws: Workspace, registry: str) -> None:
         )
 
 
-def _probabilistic(ws: Workspace, report: AffectedReport, threshold: float) -> str | None:
-    from breachwatch.linkage.probabilistic import link_probabilistic
-
+def _probabilistic(
+    ws: Workspace, linkage: LinkageEngine, report: AffectedReport, threshold: float
+) -> str | None:
     leak_sql = (
         "SELECT * FROM bw_leak "
         f"WHERE record_uid NOT IN (SELECT leak_uid FROM {DETERMINISTIC_TABLE})"
     )
     if not _scalar(ws, f"SELECT count(*) FROM ({leak_sql})"):
         return None
-    result = link_probabilistic(
+    result = linkage.link_probabilistic(
         ws.con, leak_sql, "SELECT * FROM bw_reg", threshold=threshold, out_table="bw_prob_links"
     )
     report.probabilistic = {

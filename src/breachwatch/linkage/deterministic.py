@@ -1,6 +1,7 @@
 """Deterministic links: a leaked record and a registry person share a strong identifier.
 
-Rules (docs/affected.md), all set-based in DuckDB:
+Rules (docs/affected.md), all set-based; one SQL text runs on both engines (DuckDB here, Spark in
+``spark.py``), so their rules cannot drift:
 - a key links only if its value belongs to exactly one registry person (a family landline or a
   shared mailbox is ambiguous and left to the probabilistic step);
 - NIR and agency id stand alone; an e-mail or phone also needs the date of birth to agree (or,
@@ -12,6 +13,8 @@ Rules (docs/affected.md), all set-based in DuckDB:
 """
 
 from __future__ import annotations
+
+import re
 
 import duckdb
 
@@ -38,13 +41,23 @@ def _valid(column: str) -> str:
     return f"{column.removesuffix('_match')}_valid"
 
 
+# Every column of ``records`` the rules read: what the Spark engine ships of each side.
+DETERMINISTIC_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        ["record_uid", *re.findall(r"\b[lr]\.(\w+)", _CORROBORATION)]
+        + [c for _, _, leak, reg, _ in _KEYS for c in (*leak, *reg)]
+        + [_valid(c) for _, _, leak, _, _ in _KEYS for c in leak]
+    )
+)
+
+
 def _unique_keys(route: str, columns: tuple[str, ...]) -> str:
     union = " UNION ALL ".join(
         f"SELECT {c} AS k, record_uid FROM bw_reg WHERE {_valid(c)}" for c in columns
     )
     return (
-        f"key_{route} AS (SELECT k, any_value(record_uid) AS registry_uid FROM ({union}) "
-        f"GROUP BY k HAVING count(DISTINCT record_uid) = 1)"
+        f"SELECT k, any_value(record_uid) AS registry_uid FROM ({union}) AS keyed "
+        "GROUP BY k HAVING count(DISTINCT record_uid) = 1"
     )
 
 
@@ -61,23 +74,51 @@ def _candidates(route: str, priority: int, leak_cols: tuple[str, ...], corrobora
     return " UNION ALL ".join(parts)
 
 
-def link_deterministic(con: duckdb.DuckDBPyConnection) -> int:
-    """Links the records of view ``bw_leak`` to those of view ``bw_reg``; returns link count.
+def deterministic_steps() -> list[tuple[str, str]]:
+    """The links as named steps over relations ``bw_leak`` and ``bw_reg``, each a SELECT that
+    may read the steps before it; the last, ``links``, has columns ``(leak_uid, registry_uid,
+    route, conflicting)``, ``conflicting`` true when another key of the same record pointed at
+    someone else.
 
-    Writes temp table ``bw_det_links(leak_uid, registry_uid, route, conflicting)``:
-    ``conflicting`` is true when another key of the same record pointed at someone else."""
-    ctes = ", ".join(_unique_keys(route, reg) for route, _, _, reg, _ in _KEYS)
+    DuckDB runs them as one query (``deterministic_links_sql``); Spark materialises each step,
+    as one query of this many joins takes its planner minutes. Portable SQL (no ``arg_min``,
+    which Spark spells ``min_by``): the strongest route's least priority first, then, among its
+    candidates, the least registry uid, so that a record whose two e-mails point at two people
+    links the same way on every engine."""
+    steps = [(f"key_{route}", _unique_keys(route, reg)) for route, _, _, reg, _ in _KEYS]
     candidates = " UNION ALL ".join(
         _candidates(route, prio, leak, corr) for route, prio, leak, _, corr in _KEYS
     )
+    steps.append(("candidates", candidates))
+    steps.append(
+        (
+            "links",
+            """WITH best AS (SELECT leak_uid, min(priority) AS priority,
+                                count(DISTINCT registry_uid) > 1 AS conflicting
+                         FROM candidates GROUP BY leak_uid)
+               SELECT b.leak_uid, min(c.registry_uid) AS registry_uid, min(c.route) AS route,
+                      b.conflicting
+               FROM best b JOIN candidates c
+                 ON c.leak_uid = b.leak_uid AND c.priority = b.priority
+               GROUP BY b.leak_uid, b.conflicting""",
+        )
+    )
+    return steps
+
+
+def deterministic_links_sql() -> str:
+    """The steps as one query (see ``deterministic_steps``)."""
+    *before, (_, last) = deterministic_steps()
+    ctes = ", ".join(f"{name} AS ({sql})" for name, sql in before)
+    return f"WITH {ctes} SELECT * FROM ({last}) AS links"
+
+
+def link_deterministic(con: duckdb.DuckDBPyConnection) -> int:
+    """Links the records of view ``bw_leak`` to those of view ``bw_reg``; returns link count.
+
+    Writes temp table ``bw_det_links`` (columns: see ``deterministic_links_sql``)."""
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {DETERMINISTIC_TABLE} AS
-            WITH {ctes}, candidates AS ({candidates})
-            SELECT leak_uid,
-                   arg_min(registry_uid, priority) AS registry_uid,
-                   arg_min(route, priority) AS route,
-                   count(DISTINCT registry_uid) > 1 AS conflicting
-            FROM candidates GROUP BY leak_uid"""
+        f"CREATE OR REPLACE TEMP TABLE {DETERMINISTIC_TABLE} AS {deterministic_links_sql()}"
     )
     row = con.execute(f"SELECT count(*) FROM {DETERMINISTIC_TABLE}").fetchone()
     return int(row[0]) if row else 0

@@ -34,7 +34,6 @@ import duckdb
 from splink import DuckDBAPI, Linker
 
 from breachwatch.linkage.probabilistic import (
-    _INPUT_COLUMNS,
     BIRTH_DATES_AGREE,
     EM_BLOCKINGS,
     EXACT_NAME_DOB_RECALL,
@@ -48,6 +47,7 @@ from breachwatch.linkage.probabilistic import (
     _settings,
     _target_name,
     expectation_maximisation,
+    input_select,
 )
 
 CLUSTERS_TABLE = "clusters"
@@ -170,8 +170,7 @@ def _stage(con: duckdb.DuckDBPyConnection, scratch: str) -> None:
         f"""CREATE TABLE {scratch}.main.keyed AS
             SELECT record_uid, breach, {", ".join(keys + extra)} FROM records"""
     )
-    select = ", ".join(f"{expr} AS {name}" for name, expr in _INPUT_COLUMNS)
-    con.execute(f"CREATE TABLE {scratch}.main.{_INPUT} AS SELECT {select} FROM records")
+    con.execute(f"CREATE TABLE {scratch}.main.{_INPUT} AS SELECT {input_select()} FROM records")
 
 
 def _deterministic_edges(con: duckdb.DuckDBPyConnection, scratch: str) -> None:

@@ -1,5 +1,9 @@
 """Probabilistic linkage of leaked records to the registry: Splink 5 (Fellegi-Sunter) on DuckDB.
 
+The model (settings, priors, training, single best link) is written once for every Splink
+backend: ``score_pairs`` takes the backend's database API; the Spark engine (``spark.py``) runs
+it on ``SparkAPI``.
+
 Runs on the leaked records that no deterministic key settled (``deterministic.py``): first
 name, last name, date of birth, address (street, postal code, city), e-mail and phone are
 compared level by level; each level weighs log2(m/u) bits and their sum, with the prior, says
@@ -17,7 +21,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,25 +30,30 @@ import duckdb
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink import comparison_level_library as cll
 from splink import comparison_library as cl
+from splink.internals.database_api import DatabaseAPI
 from splink.internals.exceptions import EMTrainingException
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 LEAK, REGISTRY = "leak", "registry"
 
-# The columns Splink sees, under the names the explanation shows (the ``*_match`` forms are the
-# folded values ingest prepared for comparison). Casts fix the types: a leak query may write
-# ``NULL AS email_match`` and an untyped NULL would not union with the registry's VARCHAR.
-_INPUT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("record_uid", "CAST(record_uid AS BIGINT)"),
-    ("first_name", "CAST(first_name_match AS VARCHAR)"),
-    ("last_name", "CAST(last_name_match AS VARCHAR)"),
-    ("birth_name", "CAST(birth_name_match AS VARCHAR)"),
-    ("date_of_birth", "CAST(date_of_birth AS DATE)"),
-    ("postal_code", "CAST(postal_code AS VARCHAR)"),
-    ("city", "CAST(city_match AS VARCHAR)"),
-    ("postal_address", "CAST(postal_address_match AS VARCHAR)"),
-    ("email", "CAST(email_match AS VARCHAR)"),
-    ("phone", "CAST(phone AS VARCHAR)"),
+# The columns Splink sees, under the names the explanation shows, and the ``records`` column
+# each comes from (the ``*_match`` forms are the folded values ingest prepared for comparison).
+# Casts fix the types: a leak query may write ``NULL AS email_match`` and an untyped NULL would
+# not union with the registry's strings. STRING, not VARCHAR: Spark wants VARCHAR(n).
+_INPUT_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("record_uid", "record_uid", "BIGINT"),
+    ("first_name", "first_name_match", "STRING"),
+    ("last_name", "last_name_match", "STRING"),
+    ("birth_name", "birth_name_match", "STRING"),
+    ("date_of_birth", "date_of_birth", "DATE"),
+    ("postal_code", "postal_code", "STRING"),
+    ("city", "city_match", "STRING"),
+    ("postal_address", "postal_address_match", "STRING"),
+    ("email", "email_match", "STRING"),
+    ("phone", "phone", "STRING"),
 )
+# The ``records`` columns the model reads: what the Spark engine ships of each side.
+INPUT_SOURCE_COLUMNS = tuple(source for _, source, _ in _INPUT_COLUMNS)
 
 # u is measured on random pairs (almost all non-matches). 1e7 pairs pin down u of the rare
 # levels (exact e-mail, exact address) and cost little next to scoring the blocked pairs.
@@ -89,10 +98,11 @@ EXACT_NAME_DOB_RECALL = 0.8
 # namesakes or a relative at the same address, whose names and address outweigh the few
 # negative bits of the date comparison (on the synthetic data every such link above the
 # threshold was wrong); a father and his namesake son may be one slip apart (1960 / 1990).
+# Portable SQL (DuckDB, and Spark with Splink's UDF jar, which has damerau_levenshtein).
 BIRTH_DATES_AGREE = (
     "(date_of_birth_l IS NULL OR date_of_birth_r IS NULL OR (damerau_levenshtein("
-    "CAST(date_of_birth_l AS VARCHAR), CAST(date_of_birth_r AS VARCHAR)) <= 1 "
-    "AND abs(date_diff('day', date_of_birth_l, date_of_birth_r)) <= 3653))"
+    "CAST(date_of_birth_l AS STRING), CAST(date_of_birth_r AS STRING)) <= 1 "
+    "AND abs(year(date_of_birth_l) - year(date_of_birth_r)) <= 10))"
 )
 
 _OUT_COLUMNS = (
@@ -102,6 +112,8 @@ _OUT_COLUMNS = (
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 logger = logging.getLogger(__name__)
+# Runs a query in a Splink backend and returns its first column of its first row (0 for NULL).
+Scalar = Callable[[str], int]
 
 
 @dataclass(frozen=True)
@@ -147,8 +159,12 @@ def link_probabilistic(
         pairs, best = 0, None
         if candidates:
             pairs, labels = _run_splink(con, scratch, candidates, registry, threshold, seed)
-            best = _best_links_sql(con, f"{scratch}.main.predictions", labels, threshold)
-        _write_output(con, target, best)
+            predictions = f"{scratch}.main.predictions"
+            columns = _columns(con, predictions)
+            best = explained_links_sql(
+                f"({best_links_sql(predictions, labels, columns, threshold)})", labels, columns
+            )
+        write_output(con, target, best)
     finally:
         con.execute(f"DETACH DATABASE IF EXISTS {scratch}")
     return ProbabilisticResult(out_table, candidates, pairs, time.perf_counter() - started)
@@ -168,11 +184,16 @@ def _target_name(con: duckdb.DuckDBPyConnection, out_table: str) -> str:
     return f'"{row[0]}"."{row[1]}"."{out_table}"'
 
 
+def input_select() -> str:
+    """The select list that turns ``records`` rows into the model's input columns."""
+    return ", ".join(f"CAST({source} AS {kind}) AS {name}" for name, source, kind in _INPUT_COLUMNS)
+
+
 def _stage_inputs(
     con: duckdb.DuckDBPyConnection, scratch: str, leak_sql: str, registry_sql: str
 ) -> tuple[int, int]:
     """Copies the compared columns of both sides into the scratch catalog; returns row counts."""
-    select = ", ".join(f"{expr} AS {name}" for name, expr in _INPUT_COLUMNS)
+    select = input_select()
     counts = []
     for name, sql in ((LEAK, leak_sql), (REGISTRY, registry_sql)):
         con.execute(f"CREATE TABLE {scratch}.main.{name} AS SELECT {select} FROM ({sql}) AS src")
@@ -235,47 +256,79 @@ def _run_splink(
     cursor = con.cursor()
     try:
         cursor.execute(f"USE {scratch}")
-        prior = _prior(cursor, candidates, registry)
-        with _quiet_splink():
-            db_api = DuckDBAPI(cursor)
-            inputs = [db_api.register(n, dataset_display_name=n) for n in (LEAK, REGISTRY)]
-            trainer = Linker(inputs, _settings(prior), log_level=None)
-            _train(trainer, cursor, seed)
-            model = _regularised(trainer.misc.save_model_to_json())
-            linker = Linker(inputs, model, log_level=None)
-            pairs = _predict(cursor, linker, threshold)
+        predictions, pairs, model = score_pairs(
+            DuckDBAPI(cursor), _duckdb_scalar(cursor), candidates, registry, threshold, seed
+        )
+        cursor.execute(f"ALTER TABLE {predictions.physical_name} RENAME TO predictions")
     finally:
         cursor.close()
     return pairs, _level_labels(model)
 
 
-def _predict(cursor: duckdb.DuckDBPyConnection, linker: Linker, threshold: float) -> int:
-    """Scores the blocked pairs into table ``predictions``; returns how many were scored."""
+def _duckdb_scalar(cursor: duckdb.DuckDBPyConnection) -> Scalar:
+    def scalar(sql: str) -> int:
+        row = cursor.execute(sql).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    return scalar
+
+
+def score_pairs(
+    db_api: DatabaseAPI[Any],
+    scalar: Scalar,
+    candidates: int,
+    registry: int,
+    threshold: float,
+    seed: int,
+) -> tuple[SplinkDataFrame, int, dict[str, Any]]:
+    """Trains the model on tables ``leak`` and ``registry`` of ``db_api``'s backend and scores
+    their blocked pairs: returns the predictions (pairs at or above ``threshold``), the number of
+    pairs scored, and the trained model."""
+    prior = _prior(scalar, candidates, registry)
+    with _quiet_splink():
+        inputs = [db_api.register(n, dataset_display_name=n) for n in (LEAK, REGISTRY)]
+        trainer = Linker(inputs, _settings(prior), log_level=None)
+        _train(trainer, scalar, seed)
+        model = _regularised(trainer.misc.save_model_to_json())
+        linker = Linker(inputs, model, log_level=None)
+        predictions, pairs = _predict_pairs(linker, scalar, threshold)
+    return predictions, pairs, model
+
+
+def _predict_pairs(linker: Linker, scalar: Scalar, threshold: float) -> tuple[SplinkDataFrame, int]:
+    """Scores the blocked pairs; returns those at or above ``threshold`` and how many were
+    scored."""
     # Blocking first, as a table of its own, to count the pairs: predict() keeps only those
     # above the threshold.
     blocked = linker.inference.compute_blocked_pairs_for_predict()
-    row = blocked.as_duckdbpyrelation().count("*").fetchone()
+    pairs = scalar(f"SELECT count(*) FROM {blocked.physical_name}")
     linker.table_management.register_blocked_pairs_for_predict(blocked)
     predictions = linker.inference.predict(
         threshold_match_probability=threshold, warning_mode="never"
     )
+    return predictions, pairs
+
+
+def _predict(cursor: duckdb.DuckDBPyConnection, linker: Linker, threshold: float) -> int:
+    """Scores the blocked pairs into table ``predictions``; returns how many were scored."""
+    predictions, pairs = _predict_pairs(linker, _duckdb_scalar(cursor), threshold)
     cursor.execute(f"ALTER TABLE {predictions.physical_name} RENAME TO predictions")
-    return int(row[0]) if row else 0
+    return pairs
 
 
-def _prior(cursor: duckdb.DuckDBPyConnection, candidates: int, registry: int) -> float:
+def _prior(scalar: Scalar, candidates: int, registry: int) -> float:
     """Probability that a random (leaked, registry) pair is a match.
 
     Estimated from the leaked records with an exact first name + last name + date of birth
     twin in the registry, scaled up by the recall such agreement has on true matches. Capped at
     1 / registry size: a leaked record is at most one registry person (and at 1/2)."""
-    row = cursor.execute(
+    twins = scalar(
         f"""SELECT count(DISTINCT l.record_uid) FROM {LEAK} l JOIN {REGISTRY} r
             ON l.first_name = r.first_name AND l.last_name = r.last_name
             AND l.date_of_birth = r.date_of_birth"""
-    ).fetchone()
+    )
     # At least one expected match: a prior of 0 would make every probability 0.
-    expected = max(int(row[0]) if row else 0, 1) / EXACT_NAME_DOB_RECALL
+    expected = max(twins, 1) / EXACT_NAME_DOB_RECALL
     # Below 1/2 even for a registry of one person: Splink turns a prior of 1 into infinite bits.
     return min(expected / (candidates * registry), 1.0 / registry, 0.5)
 
@@ -385,14 +438,14 @@ def _prediction_blocking_rules() -> list[Any]:
     ]
 
 
-def _train(linker: Linker, cursor: duckdb.DuckDBPyConnection, seed: int) -> None:
+def _train(linker: Linker, scalar: Scalar, seed: int) -> None:
     """u from random pairs, m by EM on pairs sharing a date of birth: names, address, e-mail
     and phone are free to vary there, and few non-matches share one. Pairs sharing first and
     last name stand in when the leak holds no date of birth."""
     linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
-    records = _count(cursor, LEAK) + _count(cursor, REGISTRY)
+    records = scalar(f"SELECT count(*) FROM {LEAK}") + scalar(f"SELECT count(*) FROM {REGISTRY}")
     for columns in EM_BLOCKINGS:
-        if expectation_maximisation(linker, _blocked_pairs(cursor, columns), columns, records):
+        if expectation_maximisation(linker, _blocked_pairs(scalar, columns), columns, records):
             break
 
 
@@ -419,22 +472,16 @@ def expectation_maximisation(
     return True
 
 
-def _count(cursor: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = cursor.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(row[0]) if row else 0
-
-
-def _blocked_pairs(cursor: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> int:
+def _blocked_pairs(scalar: Scalar, columns: tuple[str, ...]) -> int:
     """Pairs an equi-join on ``columns`` yields, from per-key counts (no join of the rows)."""
     cols = ", ".join(columns)
     not_null = " AND ".join(f"{c} IS NOT NULL" for c in columns)
-    row = cursor.execute(
+    return scalar(
         f"""SELECT sum(l.n * r.n) FROM
             (SELECT {cols}, count(*) AS n FROM {LEAK} WHERE {not_null} GROUP BY ALL) l
             JOIN (SELECT {cols}, count(*) AS n FROM {REGISTRY} WHERE {not_null} GROUP BY ALL) r
             USING ({cols})"""
-    ).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    )
 
 
 def _regularised(model: dict[str, Any]) -> dict[str, Any]:
@@ -496,36 +543,53 @@ def _explanation_sql(labels: dict[str, dict[int, str]], columns: set[str]) -> st
     return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
 
 
-def _best_links_sql(
-    con: duckdb.DuckDBPyConnection,
-    predictions: str,
-    labels: dict[str, dict[int, str]],
-    threshold: float,
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description}
+
+
+def _explained_columns(labels: dict[str, dict[int, str]], columns: set[str]) -> list[str]:
+    """The predictions' columns an explanation reads: each comparison's level and weight."""
+    wanted = []
+    for name in labels:
+        wanted += [f"gamma_{name}", f"mw_{name}", f"mw_tf_adj_{name}"]
+    return [c for c in wanted if c in columns]
+
+
+def best_links_sql(
+    predictions: str, labels: dict[str, dict[int, str]], columns: set[str], threshold: float
 ) -> str:
-    """One row per leaked record: its best registry candidate.
+    """One row per leaked record: its best registry candidate, with the columns its
+    explanation needs (``explained_links_sql``). Portable SQL: DuckDB and Spark.
 
     Single best link because a leaked row is one person and the registry holds each person once;
     a second candidate above the threshold is a relative or a namesake, not a second victim.
     Ties go to the lowest registry uid so that the result does not depend on row order."""
-    columns = {d[0] for d in con.execute(f"SELECT * FROM {predictions} LIMIT 0").description}
+    leak_uid = f"CASE WHEN source_dataset_l = '{LEAK}' THEN record_uid_l ELSE record_uid_r END"
+    registry_uid = f"CASE WHEN source_dataset_l = '{LEAK}' THEN record_uid_r ELSE record_uid_l END"
+    explained = "".join(f", {c}" for c in _explained_columns(labels, columns))
     return f"""
-        WITH scored AS (
-            SELECT CASE WHEN source_dataset_l = '{LEAK}' THEN record_uid_l
-                        ELSE record_uid_r END AS leak_uid,
-                   CASE WHEN source_dataset_l = '{LEAK}' THEN record_uid_r
-                        ELSE record_uid_l END AS registry_uid,
-                   match_probability, match_weight,
-                   {_explanation_sql(labels, columns)} AS explanation
+        SELECT leak_uid, registry_uid, match_probability, match_weight{explained}
+        FROM (
+            SELECT {leak_uid} AS leak_uid, {registry_uid} AS registry_uid,
+                   match_probability, match_weight{explained},
+                   row_number() OVER (PARTITION BY {leak_uid}
+                                      ORDER BY match_weight DESC, {registry_uid}) AS link_rank
             FROM {predictions}
             WHERE match_probability >= {threshold!r} AND {BIRTH_DATES_AGREE}
-        )
-        SELECT leak_uid, registry_uid, match_probability, match_weight, explanation
-        FROM scored
-        QUALIFY row_number() OVER (
-            PARTITION BY leak_uid ORDER BY match_weight DESC, registry_uid) = 1"""
+        ) AS ranked
+        WHERE link_rank = 1"""
 
 
-def _write_output(con: duckdb.DuckDBPyConnection, target: str, select_sql: str | None) -> None:
+def explained_links_sql(source: str, labels: dict[str, dict[int, str]], columns: set[str]) -> str:
+    """The output rows (``_OUT_COLUMNS``) from ``best_links_sql``'s rows in ``source``: the
+    explanation is built in DuckDB, whichever engine scored the pairs."""
+    return f"""SELECT leak_uid, registry_uid, match_probability, match_weight,
+                      {_explanation_sql(labels, columns)} AS explanation
+               FROM {source} AS best"""
+
+
+def write_output(con: duckdb.DuckDBPyConnection, target: str, select_sql: str | None) -> None:
+    """Replaces table ``target`` (a qualified name) by the rows of ``select_sql`` (none: empty)."""
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE OR REPLACE TABLE {target} ({_OUT_COLUMNS})")
