@@ -18,23 +18,10 @@ import pyarrow as pa
 
 from breachwatch.ingest.normalize import slot_exprs
 from breachwatch.ingest.readers import LINE, RECORD_NO
-from breachwatch.store.schema import records_columns
-from breachwatch.types import SLOTS, DataClass, Slot, slot_columns
+from breachwatch.store.schema import REPEATING_CLASSES, records_columns
+from breachwatch.types import SLOTS, Slot, slot_columns
 
-DICTIONARY_CLASSES = frozenset(
-    {
-        DataClass.FIRST_NAME,
-        DataClass.LAST_NAME,
-        DataClass.BIRTH_NAME,
-        DataClass.CITY,
-        DataClass.PLACE_OF_BIRTH,
-        DataClass.GENDER,
-        DataClass.POSTAL_CODE,
-        DataClass.DATE_OF_BIRTH,
-        # Households and streets repeat: ~17% distinct in the synthetic registry.
-        DataClass.POSTAL_ADDRESS,
-    }
-)
+DICTIONARY_CLASSES = REPEATING_CLASSES
 CHUNK_ROWS = 1_000_000
 # record_uid = source_id << 40 | record_no: unique across the workspace and stable on re-runs.
 UID_SHIFT = 40

@@ -163,7 +163,7 @@ def open_workspace(home: Path | None = None, *, read_only: bool = False) -> Work
         raise KeyError_(f"cannot open the workspace database {root / DB_FILE}: {exc}") from None
     con.execute("USE ws")
     if not read_only:
-        create_schema(con)
+        create_schema(con, str(settings["storage_compression"]))
     return Workspace(root, settings, con)
 
 
