@@ -101,7 +101,10 @@ class SqlDumpParser:
         self._parsed = parsed
         self._buf = ""
         self._pos = 0
+        # Line number at buffer position ``_counted``: lines are counted forward from there,
+        # never again from the start of the buffer (once per tuple, that was quadratic).
         self._line = 1
+        self._counted = 0
         self._eof = False
         self.table: str | None = None
         self.tables: dict[str, list[str]] = {}
@@ -113,9 +116,9 @@ class SqlDumpParser:
         if chunk is None:
             self._eof = True
             return False
-        self._line += self._buf.count("\n", 0, self._pos)
+        self._line = self.line_at(self._pos)
         self._buf = self._buf[self._pos :] + chunk
-        self._pos = 0
+        self._pos = self._counted = 0
         return True
 
     def _match(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
@@ -131,7 +134,11 @@ class SqlDumpParser:
         self._pos = end
 
     def line_at(self, pos: int) -> int:
-        return self._line + self._buf.count("\n", 0, pos)
+        if pos < self._counted:
+            return self._line - self._buf.count("\n", pos, self._counted)
+        self._line += self._buf.count("\n", self._counted, pos)
+        self._counted = pos
+        return self._line
 
     def rows(self) -> Iterator[tuple[int, int, list[str | None], str]]:
         """(line, values, table) for every tuple."""
