@@ -145,3 +145,22 @@ def test_exposure_across_leaks(ws: Workspace, tmp_path: Path) -> None:
     assert rows["email"] == (["old"], dt.date(2020, 1, 1), False)
     assert rows["password"][0] == ["old"]
     assert rows["date_of_birth"][0] == ["old"]
+
+
+def test_a_leak_that_matched_nobody_is_linked_once(ws: Workspace, tmp_path: Path) -> None:
+    from breachwatch.risk.exposure import ensure_affected
+
+    registry = tmp_path / "registry.csv"
+    registry.write_text(
+        "id,nom,prenom,date_naissance,nir\nP1,Martin,Léa,1985-03-21,285037512345688\n",
+        encoding="utf-8",
+    )
+    stranger = tmp_path / "stranger.csv"
+    stranger.write_text("nir,nom\n185127512345619,DURAND\n", encoding="utf-8")
+    ingest(ws, [registry], None, Role.REGISTRY)
+    ingest(ws, [stranger], "strangers")
+    assert ensure_affected(ws) == ["strangers"]
+    assert ws.con.execute("SELECT count(*) FROM affected").fetchone() == (0,)
+    assert ensure_affected(ws) == []  # linked, nobody matched: not linked again
+    ingest(ws, [stranger], "strangers")  # ingested into again: linked again
+    assert ensure_affected(ws) == ["strangers"]

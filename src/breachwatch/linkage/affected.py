@@ -82,6 +82,7 @@ def compute_affected(
     try:
         _store_links(ws, breach, probabilistic_table)
         _store_affected(ws, breach)
+        con.execute("UPDATE breaches SET linked_at = now() WHERE name = ?", [breach])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -5,8 +5,9 @@ breach's disclosure date, or its ingestion date when unknown), and whether the b
 analysis *added* it (out in that breach and in no breach disclosed earlier). Built from the
 ``affected`` table of every leak; leaks not linked yet are linked first.
 
-People who are in no registry (the majority of earlier leaks) are not profiled here: that needs
-the cross-leak identity clustering (``breachwatch link``), still to be built.
+People who are in no registry (the majority of earlier leaks) are not profiled here: the
+organisation informs and protects its registry's people. Their identities across leaks are in
+the ``clusters`` table (``breachwatch link``), which this profile does not read yet.
 """
 
 from __future__ import annotations
@@ -23,9 +24,16 @@ def leaks(ws: Workspace) -> list[str]:
 
 
 def ensure_affected(ws: Workspace) -> list[str]:
-    """Links every leak that has no affected rows yet; returns the ones it linked."""
-    done = {r[0] for r in ws.con.execute("SELECT DISTINCT breach FROM affected").fetchall()}
-    todo = [name for name in leaks(ws) if name not in done]
+    """Links every leak not linked since it was last ingested into; returns the ones it linked.
+    (A workspace from before ``linked_at`` counts a leak with affected rows as linked.)"""
+    todo = [
+        r[0]
+        for r in ws.con.execute(
+            """SELECT name FROM breaches WHERE role = 'leak' AND (linked_at < updated_at
+                   OR (linked_at IS NULL AND name NOT IN (SELECT breach FROM affected)))
+               ORDER BY name"""
+        ).fetchall()
+    ]
     for name in todo:
         compute_affected(ws, name)
     return todo

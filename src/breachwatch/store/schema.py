@@ -71,6 +71,9 @@ def create_schema(con: duckdb.DuckDBPyConnection, compression: str | None = None
     # Sensitive breaches (membership says something about the person) never show a self-check
     # result on screen; added after the first release, hence the ALTER for older workspaces.
     con.execute("ALTER TABLE breaches ADD COLUMN IF NOT EXISTS sensitive BOOLEAN DEFAULT true")
+    # When a leak was last linked to the registry (``affected``): a leak that matched nobody has
+    # no affected rows, and must not be linked again by every ``risk`` run for that.
+    con.execute("ALTER TABLE breaches ADD COLUMN IF NOT EXISTS linked_at TIMESTAMP")
     con.execute("CREATE SEQUENCE IF NOT EXISTS source_ids START 1")
     con.execute(
         """
