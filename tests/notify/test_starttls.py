@@ -48,19 +48,20 @@ def tls_server(ca: trustme.CA) -> Iterator[SmtpServer]:
     server.stop()
 
 
+# How both paths connect unless a test says otherwise: STARTTLS, then the login.
+LOGIN: dict[str, object] = {
+    "starttls": True, "username": CREDENTIALS[0], "password": CREDENTIALS[1]
+}  # fmt: skip
+
+
 def _sender(server: SmtpServer, **options: object) -> SmtpSender:
-    user, password = CREDENTIALS
-    defaults: dict[str, object] = {"starttls": True, "username": user, "password": password}
-    return SmtpSender(server.host, server.port, FROM, timeout=5, **(defaults | options))  # type: ignore[arg-type]
+    return SmtpSender(server.host, server.port, FROM, timeout=5, **(LOGIN | options))  # type: ignore[arg-type]
 
 
 def _pool_send(server: SmtpServer, **options: object) -> SendResult:
-    user, password = CREDENTIALS
-    defaults: dict[str, object] = {"starttls": True, "username": user, "password": password}
-
     async def send() -> SendResult:
         pool = SmtpPool(server.host, server.port, FROM, timeout=5, connections=2,
-                        **(defaults | options))  # type: ignore[arg-type]  # fmt: skip
+                        **(LOGIN | options))  # type: ignore[arg-type]  # fmt: skip
         try:
             return await pool.send("eloise.dupre@example.net", RAW)
         finally:
