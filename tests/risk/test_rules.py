@@ -164,3 +164,59 @@ def test_a_leak_that_matched_nobody_is_linked_once(ws: Workspace, tmp_path: Path
     assert ensure_affected(ws) == []  # linked, nobody matched: not linked again
     ingest(ws, [stranger], "strangers")  # ingested into again: linked again
     assert ensure_affected(ws) == ["strangers"]
+
+
+def test_risk_tables_are_reused_until_an_input_changes(ws: Workspace, tmp_path: Path) -> None:
+    import dataclasses
+    import datetime as dt
+
+    from breachwatch.risk.rules import compute_risk
+
+    registry = tmp_path / "registry.csv"
+    registry.write_text(
+        "id,nom,prenom,date_naissance,email,telephone,nir\n"
+        "P1,Martin,Léa,1985-03-21,lea.martin@example.org,0612345678,285037512345688\n",
+        encoding="utf-8",
+    )
+    main = tmp_path / "main.csv"
+    main.write_text("nir,nom,prenom\n285037512345688,MARTIN,Lea\n", encoding="utf-8")
+    older = tmp_path / "older.csv"
+    older.write_text(
+        "email,date_naissance,telephone\nlea.martin@example.org,21/03/1985,06 12 34 56 78\n",
+        encoding="utf-8",
+    )
+    ingest(ws, [registry], None, Role.REGISTRY)
+    ingest(ws, [main], "main", disclosed=dt.date(2026, 1, 1))
+
+    def built_at() -> object:
+        row = ws.con.execute("SELECT built_at FROM derived WHERE name = 'risk'").fetchone()
+        return row[0] if row else None
+
+    def exposed() -> set[str]:
+        return {r[0] for r in ws.con.execute("SELECT data_class FROM exposure").fetchall()}
+
+    first = compute_risk(ws, "main", RULES)
+    stamp = built_at()
+    assert stamp is not None
+    assert compute_risk(ws, "main", RULES) == first
+    assert built_at() == stamp  # nothing changed: the tables were not built again
+
+    # A leak ingested since: linked, and its classes join the exposure.
+    ingest(ws, [older], "older", disclosed=dt.date(2020, 1, 1))
+    assert "phone" not in exposed()
+    compute_risk(ws, "main", RULES)
+    assert built_at() != stamp and {"phone", "email", "date_of_birth"} <= exposed()
+
+    # Other rules, another breach, another disclosure date: built again each time.
+    stamp = built_at()
+    fewer = [dataclasses.replace(r, level="low") for r in RULES[:1]]
+    assert set(compute_risk(ws, "main", fewer)["by_risk"]) == {RULES[0].id}
+    assert built_at() != stamp
+    stamp = built_at()
+    compute_risk(ws, "older", RULES)
+    assert built_at() != stamp
+    assert ws.con.execute("SELECT DISTINCT relative_to FROM exposure").fetchall() == [("older",)]
+    stamp = built_at()
+    ws.con.execute("UPDATE breaches SET disclosed_on = DATE '2019-06-01' WHERE name = 'older'")
+    compute_risk(ws, "older", RULES)
+    assert built_at() != stamp

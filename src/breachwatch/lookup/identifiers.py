@@ -12,14 +12,22 @@ index. docs/privacy.md says what it reveals.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
 from breachwatch.ingest.normalize import _email_udf, _nir_udf, phone_e164
+from breachwatch.lookup.evaluator import BUCKET_DOMAIN, bucket
 
-BUCKET_DOMAIN = b"breachwatch-bucket-v1\x00"
+__all__ = [
+    "BUCKET_DOMAIN",
+    "Identifier",
+    "Kind",
+    "bucket",
+    "email_identifier",
+    "nir_identifier",
+    "phone_identifier",
+]
 
 
 class Kind(StrEnum):
@@ -62,9 +70,3 @@ def nir_identifier(value: str, birth: date | str) -> Identifier | None:
         except ValueError:
             return None
     return Identifier(Kind.NIR, f"nir:{nir}:{birth.isoformat()}")
-
-
-def bucket(data: bytes, bits: int) -> int:
-    """The first ``bits`` bits (1..32) of SHA-256(domain || identifier), as an integer."""
-    head = int.from_bytes(hashlib.sha256(BUCKET_DOMAIN + data).digest()[:4], "big")
-    return head >> (32 - bits)

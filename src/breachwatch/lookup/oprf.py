@@ -12,7 +12,8 @@ Speed, per evaluation on one core: about 3 us of SHA-512, 14 us of libsodium's E
 and 50 us of its variable-base scalar multiplication, so some 15 000 evaluations a second.
 rbcl's argument checks cost about 0.3 us a call: calling libsodium through ctypes ourselves
 would gain under 1 %, so we use rbcl's API. ctypes releases the GIL during each libsodium call,
-so threads scale too (1.9x on two cores).
+but the calls are too short for threads to share the interpreter well: the index build
+evaluates in processes (evaluator.py).
 """
 
 from __future__ import annotations

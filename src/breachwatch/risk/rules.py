@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from breachwatch.errors import ConfigError, UsageError
-from breachwatch.risk.exposure import build_exposure
+from breachwatch.risk.exposure import build_exposure, ensure_affected
 from breachwatch.store.workspace import Workspace
 from breachwatch.types import DataClass
 
@@ -77,11 +78,33 @@ def _condition(rule: Rule) -> str:
 
 
 def compute_risk(ws: Workspace, breach: str, rules: list[Rule] | None = None) -> dict[str, Any]:
-    """Risks of every person affected by ``breach``, given everything exposed about them."""
+    """Risks of every person affected by ``breach``, given everything exposed about them.
+
+    The ``exposure`` and ``risk`` tables are rebuilt only when their inputs changed since they
+    were last built: the breach they are relative to, the rules, and every breach's links and
+    dates (``breaches``). Building them again would give the same rows."""
     rules = rules if rules is not None else load_rules()
-    build_exposure(ws, breach)
-    apply_rules(ws, rules)
+    ensure_affected(ws)
+    signature = _signature(ws, breach, rules)
+    built = ws.con.execute("SELECT signature FROM derived WHERE name = 'risk'").fetchone()
+    if built is None or built[0] != signature:
+        ws.con.execute("DELETE FROM derived WHERE name = 'risk'")
+        build_exposure(ws, breach)
+        apply_rules(ws, rules)
+        ws.con.execute(
+            "INSERT INTO derived VALUES ('risk', ?, current_timestamp::TIMESTAMP)", [signature]
+        )
     return aggregate(ws, rules)
+
+
+def _signature(ws: Workspace, breach: str, rules: list[Rule]) -> str:
+    state = ws.con.execute(
+        """SELECT string_agg(concat_ws('|', name, role, created_at, updated_at, disclosed_on,
+                                       linked_at), ';' ORDER BY name)
+           FROM breaches"""
+    ).fetchone()
+    text = repr((breach, rules, state[0] if state else None))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def apply_rules(ws: Workspace, rules: list[Rule]) -> None:

@@ -144,6 +144,16 @@ def create_schema(con: duckdb.DuckDBPyConnection, compression: str | None = None
             raw_text VARCHAR
         )"""
     )
+    # What derived tables were built from (e.g. ``risk``: the breach, the rules and the state
+    # of every breach's links), so a caller can reuse them instead of building them again.
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS derived (
+            name VARCHAR PRIMARY KEY,
+            signature VARCHAR NOT NULL,
+            built_at TIMESTAMP NOT NULL
+        )"""
+    )
 
 
 def _using(method: str | None, compression: str | None) -> str:

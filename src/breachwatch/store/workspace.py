@@ -23,6 +23,7 @@ from breachwatch.settings import load_settings
 from breachwatch.store.schema import create_schema
 
 DB_FILE = "breachwatch.duckdb"
+CATALOG = "ws"
 SETTINGS_FILE = "breachwatch.toml"
 
 
@@ -34,6 +35,13 @@ class Workspace:
 
     def close(self) -> None:
         self.con.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """Another connection to the same database, for a second thread, on the workspace's
+        catalog like ``con``."""
+        cursor = self.con.cursor()
+        cursor.execute(f"USE {CATALOG}")
+        return cursor
 
     def __enter__(self) -> Self:
         return self
@@ -149,7 +157,8 @@ def open_workspace(home: Path | None = None, *, read_only: bool = False) -> Work
     con = _connect(root, settings)
     mode = ", READ_ONLY" if read_only else ""
     try:
-        con.execute(f"ATTACH '{root / DB_FILE}' AS ws (ENCRYPTION_KEY '{_sql_quote(key)}'{mode})")
+        secret = _sql_quote(key)
+        con.execute(f"ATTACH '{root / DB_FILE}' AS {CATALOG} (ENCRYPTION_KEY '{secret}'{mode})")
     except duckdb.IOException as exc:
         con.close()
         if "lock" in str(exc).lower():
@@ -161,7 +170,7 @@ def open_workspace(home: Path | None = None, *, read_only: bool = False) -> Work
     except duckdb.Error as exc:
         con.close()
         raise KeyError_(f"cannot open the workspace database {root / DB_FILE}: {exc}") from None
-    con.execute("USE ws")
+    con.execute(f"USE {CATALOG}")
     if not read_only:
         create_schema(con, str(settings["storage_compression"]))
     return Workspace(root, settings, con)
