@@ -884,6 +884,11 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="Small sizes: a smoke run.")
     parser.add_argument(
+        "--index-only",
+        action="store_true",
+        help="Stop after the index build (anchor, prepare, index): the large-N run.",
+    )
+    parser.add_argument(
         "--what-if",
         action="store_true",
         help="Also price the suggested fixes, applied in memory (adds ~5 minutes).",
@@ -898,9 +903,9 @@ def main() -> None:
     if args.report_only:
         report(json.loads(args.report_only.read_text(encoding="utf-8")))
         return
-    if shutil.which("wrk") is None:
+    if not args.index_only and shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
-    if "redis" in args.selfcheck and shutil.which("redis-server") is None:
+    if not args.index_only and "redis" in args.selfcheck and shutil.which("redis-server") is None:
         sys.exit(
             "redis-server not found (apt-get install -y redis-server), or --selfcheck 1:memory"
         )
@@ -941,6 +946,10 @@ def run(size: Result, args: argparse.Namespace, work: Path) -> Result:
     results["prepare"] = run_step("prepare", size["people"], work, env=env)
     _say("index build ...")
     results["index"] = run_step("index", work, os.cpu_count() or 2, env=env)
+    if args.index_only:
+        results["load_after"] = _uptime()
+        results["total_s"] = time.perf_counter() - started
+        return results
     results["inputs"] = run_step(
         "inputs", work, results["prepare"]["registry"], size["forms"], size["partner"], env=env
     )
@@ -1206,15 +1215,15 @@ def report(r: Result) -> None:
     print(f"\nload before: {r['load_before']}\nload after:  {r['load_after']}")
     print(f"total {r['total_s'] / 60:.1f} min on {r['cpus']} cores\n")
     rows = _anchor_rows(r["anchor"])
+    if "api" not in r:  # --index-only
+        _print_rows(rows + _index_rows(r["index"], r["prepare"]))
+        return
     rows += _api_rows(r["api"], r["anchor"])
     rows += _index_rows(r["index"], r["prepare"])
     rows += _partner_rows(r["partner"], r["index"])
     for run in r["selfcheck"]["runs"]:
         rows += _selfcheck_rows(run)
-    width = max(len(row[0]) for row in rows)
-    print(f"{'measure':{width}}  {'value':>24}  {'vs target':28}  note")
-    for name, value, verdict, note in rows:
-        print(f"{name:{width}}  {value:>24}  {verdict:28}  {note}")
+    _print_rows(rows)
     sweep = r["limits_sweep"]["sweep_ms"]
     print(
         "\nlimits MemoryStorage: one sweep of the keys (every 10 ms, holding the GIL): "
@@ -1224,6 +1233,13 @@ def report(r: Result) -> None:
     print(f"SMTP sink: {sc['emails_received']:,} e-mails received, {sc['smtp_cpu_s']:.1f} CPU s")
     if "what_if" in r:
         _report_whatif(r["what_if"])
+
+
+def _print_rows(rows: list[Row]) -> None:
+    width = max(len(row[0]) for row in rows)
+    print(f"{'measure':{width}}  {'value':>24}  {'vs target':28}  note")
+    for name, value, verdict, note in rows:
+        print(f"{name:{width}}  {value:>24}  {verdict:28}  {note}")
 
 
 def _report_whatif(w: Result) -> None:

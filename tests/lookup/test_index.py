@@ -171,3 +171,41 @@ def test_rebuild_with_rotated_key_changes_outputs(indexed: Indexed, tmp_path: Pa
     old_tags = sqlite3.connect(indexed.summary.path).execute("SELECT tag FROM entries").fetchall()
     new_tags = sqlite3.connect(summary.path).execute("SELECT tag FROM entries").fetchall()
     assert not set(old_tags) & set(new_tags)
+
+
+def test_chunked_build_gives_the_same_index(
+    indexed: Indexed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """People taken 97 at a time (more than ten chunks here, one in the shared build): the same
+    entries and the same sealed payloads, person for person."""
+    import shutil
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from breachwatch.lookup import index as index_module
+    from tests.lookup.conftest import pin_keys
+
+    home = tmp_path / "ws"
+    shutil.copytree(indexed.home, home)
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    shutil.copy(load_keys(indexed.settings()).path, keys_dir / "lookup.key")
+    pin_keys(home, keys_dir, Path(str(indexed.settings()["key_file"])))
+    monkeypatch.setattr(index_module, "CHUNK_PEOPLE", 97)
+    with open_workspace(home) as ws:
+        summary = build_index(ws, MAIN, workers=1)
+    assert summary.people > 10 * 97
+
+    aead = AESGCM(load_keys(indexed.settings()).seal_key)
+    aad = index_module.payload_aad(MAIN)
+
+    def contents(path: Path) -> tuple[set[tuple[object, ...]], dict[int, bytes]]:
+        db = sqlite3.connect(path)
+        entries = set(db.execute("SELECT bucket, tag, person, kind FROM entries"))
+        people = {
+            person: aead.decrypt(sealed[:12], sealed[12:], aad + str(person).encode())
+            for person, sealed in db.execute("SELECT person, sealed FROM people")
+        }
+        return entries, people
+
+    assert contents(summary.path) == contents(indexed.summary.path)

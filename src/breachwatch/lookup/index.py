@@ -54,6 +54,7 @@ from breachwatch.store.workspace import Workspace
 
 FORMAT_VERSION = 2
 BATCH_ROWS = 20_000
+CHUNK_PEOPLE = 500_000  # people per pass of the identifier and payload queries
 KIND_CODES = {Kind.EMAIL: 1, Kind.PHONE: 2, Kind.NIR: 3}
 
 Progress = Callable[[str, int, int], None]
@@ -114,12 +115,13 @@ _REGISTRY_IDS = """
         CASE WHEN r.nir_valid AND r.date_of_birth IS NOT NULL
              THEN 'nir:' || r.nir || ':' || strftime(r.date_of_birth, '%Y-%m-%d') END
     ]) AS ident) i
+    WHERE p.registry_uid BETWEEN $lo AND $hi AND r.record_uid BETWEEN $lo AND $hi
 """
 
 _LEAKED_IDS = """
     SELECT p.person, i.ident
     FROM (SELECT registry_uid, unnest(leak_uids) AS leak_uid FROM affected
-          WHERE breach = $breach) l
+          WHERE breach = $breach AND registry_uid BETWEEN $lo AND $hi) l
     JOIN bw_lookup_people p USING (registry_uid)
     JOIN records r ON r.record_uid = l.leak_uid,
     LATERAL (SELECT unnest([
@@ -132,10 +134,20 @@ _LEAKED_IDS = """
 
 _KIND_CODE = " ".join(f"WHEN '{k.value}' THEN {c}" for k, c in KIND_CODES.items())
 
+# Everything below reads one chunk of people at a time, registry_uid in [$lo, $hi] (the people
+# are numbered in registry_uid order, so a chunk is a range of both): memory stays that of a
+# chunk however large the breach, and the registry's rows, stored in uid order, are read by
+# range.
 _IDENTIFIERS = f"""
     SELECT person, ident, (CASE split_part(ident, ':', 1) {_KIND_CODE} END)::TINYINT AS kind
     FROM (SELECT DISTINCT person, ident FROM (({_REGISTRY_IDS}) UNION ALL ({_LEAKED_IDS}))
           WHERE ident IS NOT NULL)
+    ORDER BY person, ident
+"""
+
+_CHUNKS = """
+    SELECT min(registry_uid), max(registry_uid), max(person) FROM bw_lookup_people
+    GROUP BY (person - 1) // $size ORDER BY 3
 """
 
 ENTRY_SCHEMA = pa.schema(
@@ -157,9 +169,9 @@ _PAYLOADS = f"""
                list_sort(list({{'class': data_class, 'breaches': breaches,
                                 'first_exposed': first_exposed::VARCHAR,
                                 'added': added_by_breach}})) AS exposure
-        FROM exposure GROUP BY registry_uid),
+        FROM exposure WHERE registry_uid BETWEEN $lo AND $hi GROUP BY registry_uid),
     rk AS (SELECT registry_uid, list_sort(list(DISTINCT risk)) AS risks FROM risk
-           GROUP BY registry_uid)
+           WHERE registry_uid BETWEEN $lo AND $hi GROUP BY registry_uid)
     SELECT p.person, to_json({{
         'record_id': p.record_id,
         'classes': list_sort(p.classes),
@@ -174,6 +186,7 @@ _PAYLOADS = f"""
     JOIN records r ON r.record_uid = p.registry_uid
     LEFT JOIN exp ON exp.registry_uid = p.registry_uid
     LEFT JOIN rk ON rk.registry_uid = p.registry_uid
+    WHERE p.registry_uid BETWEEN $lo AND $hi AND r.record_uid BETWEEN $lo AND $hi
     ORDER BY p.person
 """
 
@@ -233,6 +246,10 @@ def build_index(
     con = ws.con
     con.execute(_PEOPLE, {"breach": breach})
     summary.people = _count(con, "SELECT count(*) FROM bw_lookup_people")
+    chunks = [
+        (int(lo), int(hi), int(last))
+        for lo, hi, last in con.execute(_CHUNKS, {"size": CHUNK_PEOPLE}).fetchall()
+    ]
 
     target = summary.path
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -243,16 +260,16 @@ def build_index(
     db = _create_db(partial)
     try:
         with _Evaluation(keys, bits, workers) as evaluation:
-            evaluation.start(ws.cursor(), breach, entries_file, report)
+            evaluation.start(ws.cursor(), breach, chunks, entries_file, summary.people, report)
             report("risk", 0, 1)
             compute_risk(ws, breach)
             report("risk", 1, 1)
             _write_people(
-                con, db, AESGCM(keys.seal_key), payload_aad(breach), summary.people, report
+                con, db, AESGCM(keys.seal_key), payload_aad(breach), chunks, summary.people, report
             )
             evaluation.wait()
         summary.entries, summary.by_kind = _write_entries(
-            con, db, entries_file, evaluation.total, report
+            con, db, entries_file, evaluation.done, report
         )
         _write_meta(db, summary)
         db.execute("ANALYZE")
@@ -300,7 +317,7 @@ class _Evaluation:
         )
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="bw-oprf")
         self.future: Future[None] | None = None
-        self.total = 0
+        self.done = 0
 
     def __enter__(self) -> Self:
         return self
@@ -311,23 +328,35 @@ class _Evaluation:
             self.pool.shutdown(cancel_futures=True)
         self.thread.shutdown()
 
-    def start(self, cursor: Any, breach: str, out: Path, report: Progress) -> None:
-        self.future = self.thread.submit(self._run, cursor, breach, out, report)
+    def start(
+        self,
+        cursor: Any,
+        breach: str,
+        chunks: list[tuple[int, int, int]],
+        out: Path,
+        people: int,
+        report: Progress,
+    ) -> None:
+        self.future = self.thread.submit(self._run, cursor, breach, chunks, out, people, report)
 
     def wait(self) -> None:
         if self.future is not None:
             self.future.result()
 
-    def _run(self, cursor: Any, breach: str, out: Path, report: Progress) -> None:
+    def _run(
+        self,
+        cursor: Any,
+        breach: str,
+        chunks: list[tuple[int, int, int]],
+        out: Path,
+        people: int,
+        report: Progress,
+    ) -> None:
+        """Progress in people (the identifiers come in person order; their number is not known
+        before the last chunk)."""
         try:
-            # Counted here, not before: the count is a pass over the links too, and the
-            # calling thread has the risks to compute meanwhile.
-            self.total = total = _count(
-                cursor, f"SELECT count(*) FROM ({_IDENTIFIERS})", {"breach": breach}
-            )
-            reader = cursor.execute(_IDENTIFIERS, {"breach": breach}).fetch_record_batch(BATCH_ROWS)
-            done = 0
-            report("OPRF", 0, total)
+            report("OPRF", 0, people)
+            reader = _chunked(cursor, _IDENTIFIERS, {"breach": breach}, chunks)
             with pq.ParquetWriter(out, ENTRY_SCHEMA, compression="none") as writer:
                 for batch, (buckets, tags) in self._evaluated(reader):
                     n = batch.num_rows
@@ -337,12 +366,14 @@ class _Evaluation:
                     columns = [pa.array(buckets, pa.int64()), tag_array]
                     columns += [batch.column("person"), batch.column("kind")]
                     writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=ENTRY_SCHEMA))
-                    done += n
-                    report("OPRF", done, total)
+                    self.done += n
+                    report("OPRF", batch.column("person")[-1].as_py(), people)
         finally:
             cursor.close()
 
-    def _evaluated(self, reader: Any) -> Iterator[tuple[pa.RecordBatch, tuple[list[int], bytes]]]:
+    def _evaluated(
+        self, reader: Iterator[pa.RecordBatch]
+    ) -> Iterator[tuple[pa.RecordBatch, tuple[list[int], bytes]]]:
         """(batch, its evaluation) in order, at most two batches per worker in flight."""
         pending: deque[tuple[pa.RecordBatch, Future[tuple[list[int], bytes]]]] = deque()
         for batch in reader:
@@ -361,10 +392,12 @@ class _Evaluation:
             yield head, future.result()
 
 
-def _batches(con: Any, sql: str, params: dict[str, Any]) -> Iterator[tuple[list[Any], ...]]:
-    reader = con.execute(sql, params).fetch_record_batch(BATCH_ROWS)
-    for batch in reader:
-        yield tuple(col.to_pylist() for col in batch.columns)
+def _chunked(
+    con: Any, sql: str, params: dict[str, Any], chunks: list[tuple[int, int, int]]
+) -> Iterator[pa.RecordBatch]:
+    """The batches of ``sql`` run once per chunk of people, in chunk order."""
+    for lo, hi, _ in chunks:
+        yield from con.execute(sql, {**params, "lo": lo, "hi": hi}).fetch_record_batch(BATCH_ROWS)
 
 
 def _create_db(path: Path) -> sqlite3.Connection:
@@ -387,11 +420,18 @@ def _create_db(path: Path) -> sqlite3.Connection:
 
 
 def _write_people(
-    con: Any, db: sqlite3.Connection, aead: AESGCM, aad: bytes, total: int, report: Progress
+    con: Any,
+    db: sqlite3.Connection,
+    aead: AESGCM,
+    aad: bytes,
+    chunks: list[tuple[int, int, int]],
+    total: int,
+    report: Progress,
 ) -> None:
     done = 0
     report("payloads", 0, total)
-    for persons, payloads in _batches(con, _PAYLOADS, {}):
+    for batch in _chunked(con, _PAYLOADS, {}, chunks):
+        persons, payloads = (column.to_pylist() for column in batch.columns)
         db.executemany(
             "INSERT INTO people VALUES (?, ?)", _seal_batch(aead, aad, persons, payloads)
         )
