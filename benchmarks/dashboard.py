@@ -1,6 +1,11 @@
 """Dashboard benchmark: latency of every operator page on a workspace of N synthetic people.
 
     .venv/bin/python benchmarks/dashboard.py --people 1000000 [--requests 200]
+    .venv/bin/python benchmarks/dashboard.py --workspace DIR --breach main   # an existing one
+
+An existing workspace (``--workspace``, e.g. the one ``benchmarks/report.py --copies K`` made
+larger) is used as it is: only the snapshot is refreshed (timed) and the two benchmark users
+added; it is kept afterwards. Its workspace key comes from the environment, as for any command.
 
 Builds the workspace (synth, ingest registry + main leak, affected, risk, dashboard snapshot;
 timed separately), starts a real `breachwatch serve`, signs in as an analyst and an admin, and
@@ -11,6 +16,7 @@ server's /healthz (no data read) in the same run. Target (issue 7): p95 ≤ 200 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -25,6 +31,7 @@ import httpx
 import psutil
 
 PASSWORD = "benchmark password 1"
+BREACH = "agency-2026"
 
 
 def main() -> None:
@@ -32,25 +39,31 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=200_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--workspace", type=Path, default=None, help="Use this workspace.")
+    parser.add_argument("--breach", default=BREACH, help="The breach page to load.")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="bw-dashboard-"))
-    os.environ["BREACHWATCH_KEY"] = "ab" * 32  # no workspace key file left behind
-    os.environ["BREACHWATCH_LOOKUP_KEY_FILE"] = str(work / "lookup.key")
+    if args.workspace is None:
+        os.environ["BREACHWATCH_KEY"] = "ab" * 32  # no workspace key file left behind
+    os.environ.setdefault("BREACHWATCH_LOOKUP_KEY_FILE", str(work / "lookup.key"))
     os.environ["BREACHWATCH_SESSION_COOKIE_SECURE"] = "false"
     os.environ["BREACHWATCH_SELFCHECK_LIMIT_IP"] = "100000/minute"
     try:
-        run(args.people, args.requests, work)
+        if args.workspace is None:
+            started = time.perf_counter()
+            home, ids = prepare(args.people, work)
+            print(f"prepared {args.people:,} people in {time.perf_counter() - started:.0f} s")
+        else:
+            home, ids = reuse(args.workspace.resolve(), args.breach)
+        run(home, ids, args.breach, args.requests)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def prepare(people: int, work: Path) -> tuple[Path, list[str]]:
-    from breachwatch.dashboard.auth import add_user
-    from breachwatch.dashboard.snapshot import refresh
     from breachwatch.ingest.pipeline import ingest
     from breachwatch.linkage.affected import compute_affected
     from breachwatch.risk.rules import compute_risk
-    from breachwatch.settings import load_settings
     from breachwatch.store.workspace import init_workspace, open_workspace
     from breachwatch.synth import generate
     from breachwatch.types import Role
@@ -59,12 +72,30 @@ def prepare(people: int, work: Path) -> tuple[Path, list[str]]:
     home = init_workspace(work / "ws")
     with open_workspace(home) as ws:
         ingest(ws, [manifest.registry], None, Role.REGISTRY)
-        ingest(ws, [manifest.main_leak], "agency-2026")
-        compute_affected(ws, "agency-2026")
-        compute_risk(ws, "agency-2026")
+        ingest(ws, [manifest.main_leak], BREACH)
+        compute_affected(ws, BREACH)
+        compute_risk(ws, BREACH)
+    return reuse(home, BREACH)
+
+
+def reuse(home: Path, breach: str) -> tuple[Path, list[str]]:
+    """Refreshes the snapshot (timed), adds the benchmark users, samples people to look up."""
+    from breachwatch.dashboard.auth import add_user
+    from breachwatch.dashboard.snapshot import refresh
+    from breachwatch.errors import UsageError
+    from breachwatch.settings import load_settings
+    from breachwatch.store.workspace import open_workspace
+
+    with open_workspace(home) as ws:
+        people = ws.con.execute(
+            "SELECT count(DISTINCT registry_uid) FROM affected WHERE breach = ?", [breach]
+        ).fetchone()
         started = time.perf_counter()
         refresh(ws)
-        print(f"snapshot refresh: {time.perf_counter() - started:.2f} s")
+        print(
+            f"snapshot refresh: {time.perf_counter() - started:.2f} s "
+            f"({people[0] if people else 0:,} affected people)"
+        )
         ids = [
             r[0]
             for r in ws.con.execute(
@@ -72,8 +103,9 @@ def prepare(people: int, work: Path) -> tuple[Path, list[str]]:
             ).fetchall()
         ]
     settings = load_settings(home)
-    add_user(settings, "bench-analyst", PASSWORD, "analyst")
-    add_user(settings, "bench-admin", PASSWORD, "admin")
+    for user, role in (("bench-analyst", "analyst"), ("bench-admin", "admin")):
+        with contextlib.suppress(UsageError):  # a kept workspace: there from an earlier run
+            add_user(settings, user, PASSWORD, role)
     return home, ids
 
 
@@ -103,10 +135,7 @@ def _row(name: str, ms: list[float]) -> str:
     return f"{name:<22} {statistics.median(ms):8.1f} {p95:8.1f} {ms[-1]:8.1f}"
 
 
-def run(people: int, requests: int, work: Path) -> None:
-    started = time.perf_counter()
-    home, ids = prepare(people, work)
-    print(f"prepared {people:,} people in {time.perf_counter() - started:.0f} s (not measured)")
+def run(home: Path, ids: list[str], breach: str, requests: int) -> None:
     port = 18700
     exe = Path(sys.executable).with_name("breachwatch")
     server = subprocess.Popen(
@@ -127,7 +156,7 @@ def run(people: int, requests: int, work: Path) -> None:
         results = {
             "/healthz (anchor)": _time(lambda i: analyst.get("/healthz"), requests),
             "/ops/ (breaches)": _time(lambda i: analyst.get("/ops/"), requests),
-            "/ops/breach/…": _time(lambda i: analyst.get("/ops/breach/agency-2026"), requests),
+            "/ops/breach/…": _time(lambda i: analyst.get(f"/ops/breach/{breach}"), requests),
             "/ops/person (look-up)": _time(
                 lambda i: analyst.post(
                     "/ops/person",
@@ -145,7 +174,7 @@ def run(people: int, requests: int, work: Path) -> None:
     finally:
         server.terminate()
         server.wait()
-    print(f"\n{people:,} people; {requests} requests per page, sequential, loopback")
+    print(f"\n{home}: {requests} requests per page, sequential, loopback")
     print(f"{'page':<22} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for name, ms in results.items():
         print(_row(name, ms))
