@@ -7,12 +7,15 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from breachwatch.settings import load_settings
 from breachwatch.state import audit_entries
+from breachwatch.store.workspace import open_workspace
 from breachwatch.web.app import create_app
 from tests.dashboard.conftest import HOSTILE_ID, PASSWORD, XSS_NAME, Ops
 
@@ -299,3 +302,29 @@ def test_campaign_progress_page(app: Any, ops: Ops, tmp_path: Any) -> None:
     assert "demo" in page.text and "approved by" in page.text
     sent = re.search(r"<td>sent</td><td class=\"num\">([\d,]+)</td>", page.text)
     assert sent and int(sent.group(1).replace(",", "")) > 300
+
+
+def test_people_file_built_in_chunks_is_the_same(
+    ops: Ops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """People taken 7 at a time (dozens of chunks): the same people, the same views."""
+    import shutil
+    import sqlite3
+
+    from breachwatch.dashboard import people
+
+    home = tmp_path / "ws"
+    shutil.copytree(ops.home, home)
+    shutil.copy(ops.home / "breachwatch.toml", home / "breachwatch.toml")
+
+    def views(root: Path) -> dict[str, object]:
+        reader = people.PeopleFile(root, load_settings(root))
+        db = sqlite3.connect(root / people.FILE)
+        assert db.execute("SELECT count(*) FROM people").fetchone()[0] == len(every)
+        return {record: reader.get(record) for record in every}
+
+    with open_workspace(home) as ws:
+        every = [r[0] for r in ws.con.execute("SELECT DISTINCT record_id FROM affected").fetchall()]
+        monkeypatch.setattr(people, "CHUNK_PEOPLE", 7)
+        assert people.build(ws) == len(every) > 10 * 7
+    assert views(home) == views(ops.home)

@@ -16,8 +16,9 @@ import json
 import os
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,22 @@ from breachwatch.store.workspace import Workspace, resolve_key, table_exists
 
 FILE = Path("dashboard") / "people.sqlite"
 BATCH = 20_000
+CHUNK_PEOPLE = 500_000  # people per pass of the view query: its memory is that of a chunk
+# Every query below reads one range of registry uids, [$lo, $hi].
 _REGISTRY = """
     SELECT r.record_uid, r.record_id, r.first_name, r.last_name, r.birth_name,
            CAST(r.date_of_birth AS VARCHAR) AS date_of_birth, r.nir, r.agency_id, r.email,
            r.phone, r.phone_2, r.postal_address, r.postal_code, r.city
     FROM records r JOIN breaches b ON b.name = r.breach
-    WHERE b.role = 'registry' AND r.record_uid IN (SELECT registry_uid FROM affected)
+    WHERE b.role = 'registry' AND r.record_uid BETWEEN $lo AND $hi
+      AND r.record_uid IN (SELECT registry_uid FROM affected
+                           WHERE registry_uid BETWEEN $lo AND $hi)
+"""
+_CHUNKS = """
+    SELECT min(registry_uid), max(registry_uid)
+    FROM (SELECT registry_uid, row_number() OVER (ORDER BY registry_uid) AS n
+          FROM (SELECT DISTINCT registry_uid FROM affected))
+    GROUP BY (n - 1) // $size ORDER BY 1
 """
 REGISTRY_FIELDS = (
     "record_id",
@@ -65,26 +76,30 @@ def _lookup_key(mac_key: bytes, record_id: str) -> bytes:
 
 
 def _view_sql(ws: Workspace) -> str:
+    """Lists are sorted with ``list_sort`` (structs sort by their first field, then the next)
+    rather than by ordered aggregates, which cost about three times as much."""
     exposure = (
-        """(SELECT registry_uid, list({'class': data_class, 'breaches': breaches,
-                  'first_exposed': CAST(first_exposed AS VARCHAR), 'added': added_by_breach}
-                  ORDER BY data_class) AS exposure FROM exposure GROUP BY registry_uid)"""
+        """(SELECT registry_uid, list_sort(list({'class': data_class, 'breaches': breaches,
+                  'first_exposed': CAST(first_exposed AS VARCHAR), 'added': added_by_breach}))
+                  AS exposure FROM exposure WHERE registry_uid BETWEEN $lo AND $hi
+                  GROUP BY registry_uid)"""
         if table_exists(ws, "exposure")
         else "(SELECT NULL::BIGINT AS registry_uid, [] AS exposure WHERE false)"
     )
     risk = (
-        """(SELECT registry_uid, list({'id': risk, 'level': level} ORDER BY level, risk)
-                  AS risks FROM risk GROUP BY registry_uid)"""
+        """(SELECT registry_uid, list_sort(list({'level': level, 'id': risk})) AS risks
+                  FROM risk WHERE registry_uid BETWEEN $lo AND $hi GROUP BY registry_uid)"""
         if table_exists(ws, "risk")
         else "(SELECT NULL::BIGINT AS registry_uid, [] AS risks WHERE false)"
     )
     fields = ", ".join(f"'{f}': coalesce(CAST(g.{f} AS VARCHAR), '')" for f in REGISTRY_FIELDS)
     return f"""
         WITH g AS ({_REGISTRY}),
-        a AS (SELECT registry_uid, list({{'breach': breach, 'data_classes': data_classes,
-                     'route': match_route, 'probability': round(match_probability, 4),
-                     'records': len(leak_uids)}} ORDER BY breach) AS breaches
-              FROM affected GROUP BY registry_uid),
+        a AS (SELECT registry_uid, list_sort(list({{'breach': breach,
+                     'data_classes': data_classes, 'route': match_route,
+                     'probability': round(match_probability, 4),
+                     'records': len(leak_uids)}})) AS breaches
+              FROM affected WHERE registry_uid BETWEEN $lo AND $hi GROUP BY registry_uid),
         e AS {exposure},
         k AS {risk}
         SELECT g.record_id, to_json({{
@@ -123,11 +138,24 @@ def build(ws: Workspace) -> int:
         return out
 
     count = 0
+
+    def write(done: Future[list[tuple[bytes, bytes]]]) -> None:
+        nonlocal count
+        rows = done.result()
+        db.executemany("INSERT OR REPLACE INTO people VALUES (?, ?)", rows)
+        count += len(rows)
+
+    workers = os.cpu_count() or 1
     try:
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            for rows in pool.map(seal, _batches(ws, _view_sql(ws))):
-                db.executemany("INSERT OR REPLACE INTO people VALUES (?, ?)", rows)
-                count += len(rows)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            # At most two batches per thread in flight (Executor.map would read them all).
+            pending: deque[Future[list[tuple[bytes, bytes]]]] = deque()
+            for batch in _batches(ws, _view_sql(ws)):
+                pending.append(pool.submit(seal, batch))
+                while len(pending) > 2 * workers or (pending and pending[0].done()):
+                    write(pending.popleft())
+            while pending:
+                write(pending.popleft())
         db.commit()
         db.close()
         os.replace(partial, target)
@@ -139,8 +167,9 @@ def build(ws: Workspace) -> int:
 
 
 def _batches(ws: Workspace, sql: str) -> Iterator[tuple[list[str], list[str]]]:
-    for batch in ws.con.execute(sql).fetch_record_batch(BATCH):
-        yield batch.column(0).to_pylist(), batch.column(1).to_pylist()
+    for lo, hi in ws.con.execute(_CHUNKS, {"size": CHUNK_PEOPLE}).fetchall():
+        for batch in ws.con.execute(sql, {"lo": lo, "hi": hi}).fetch_record_batch(BATCH):
+            yield batch.column(0).to_pylist(), batch.column(1).to_pylist()
 
 
 class PeopleFile:
