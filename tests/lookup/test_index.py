@@ -17,6 +17,21 @@ from breachwatch.store.workspace import open_workspace
 from tests.lookup.conftest import MAIN, Indexed
 
 
+def _copy(indexed: Indexed, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the indexed workspace with a copy of its lookup key: (home, keys folder)."""
+    import shutil
+
+    from tests.lookup.conftest import pin_keys
+
+    home = tmp_path / "ws"
+    shutil.copytree(indexed.home, home)
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    shutil.copy(load_keys(indexed.settings()).path, keys_dir / "lookup.key")
+    pin_keys(home, keys_dir, Path(str(indexed.settings()["key_file"])))
+    return home, keys_dir
+
+
 def _index(indexed: Indexed) -> LookupIndex:
     return LookupIndex(indexed.summary.path, load_keys(indexed.settings()))
 
@@ -147,16 +162,7 @@ def test_unknown_breach_is_a_usage_error(indexed: Indexed) -> None:
 def test_rebuild_with_rotated_key_changes_outputs(indexed: Indexed, tmp_path: Path) -> None:
     """Rotation on a copy of the workspace: the old index no longer opens with the new key,
     the new index finds the same people, the old key is kept as retired."""
-    import shutil
-
-    from tests.lookup.conftest import pin_keys
-
-    home = tmp_path / "ws"
-    shutil.copytree(indexed.home, home)
-    keys_dir = tmp_path / "keys"
-    keys_dir.mkdir()
-    shutil.copy(load_keys(indexed.settings()).path, keys_dir / "lookup.key")
-    pin_keys(home, keys_dir, Path(str(indexed.settings()["key_file"])))
+    home, keys_dir = _copy(indexed, tmp_path)
     old = load_keys(load_settings(home))
     with open_workspace(home) as ws:
         summary = build_index(ws, MAIN, rotate_key=True, sensitive=False, workers=1)
@@ -178,19 +184,11 @@ def test_chunked_build_gives_the_same_index(
 ) -> None:
     """People taken 97 at a time (more than ten chunks here, one in the shared build): the same
     entries and the same sealed payloads, person for person."""
-    import shutil
-
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from breachwatch.lookup import index as index_module
-    from tests.lookup.conftest import pin_keys
 
-    home = tmp_path / "ws"
-    shutil.copytree(indexed.home, home)
-    keys_dir = tmp_path / "keys"
-    keys_dir.mkdir()
-    shutil.copy(load_keys(indexed.settings()).path, keys_dir / "lookup.key")
-    pin_keys(home, keys_dir, Path(str(indexed.settings()["key_file"])))
+    home, _ = _copy(indexed, tmp_path)
     monkeypatch.setattr(index_module, "CHUNK_PEOPLE", 97)
     with open_workspace(home) as ws:
         summary = build_index(ws, MAIN, workers=1)

@@ -328,6 +328,10 @@ class _Evaluation:
             self.pool.shutdown(cancel_futures=True)
         self.thread.shutdown()
 
+    def wait(self) -> None:
+        if self.future is not None:
+            self.future.result()
+
     def start(
         self,
         cursor: Any,
@@ -337,39 +341,28 @@ class _Evaluation:
         people: int,
         report: Progress,
     ) -> None:
-        self.future = self.thread.submit(self._run, cursor, breach, chunks, out, people, report)
+        """Starts the background thread. Progress counts people: the identifiers come in
+        person order, and their number is not known before the last chunk."""
 
-    def wait(self) -> None:
-        if self.future is not None:
-            self.future.result()
+        def run() -> None:
+            try:
+                report("OPRF", 0, people)
+                reader = _chunked(cursor, _IDENTIFIERS, {"breach": breach}, chunks)
+                with pq.ParquetWriter(out, ENTRY_SCHEMA, compression="none") as writer:
+                    for batch, (buckets, tags) in self._evaluated(reader):
+                        n = batch.num_rows
+                        tag_array = pa.FixedSizeBinaryArray.from_buffers(
+                            pa.binary(TAG_BYTES), n, [None, pa.py_buffer(tags)]
+                        )
+                        columns = [pa.array(buckets, pa.int64()), tag_array]
+                        columns += [batch.column("person"), batch.column("kind")]
+                        writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=ENTRY_SCHEMA))
+                        self.done += n
+                        report("OPRF", batch.column("person")[-1].as_py(), people)
+            finally:
+                cursor.close()
 
-    def _run(
-        self,
-        cursor: Any,
-        breach: str,
-        chunks: list[tuple[int, int, int]],
-        out: Path,
-        people: int,
-        report: Progress,
-    ) -> None:
-        """Progress in people (the identifiers come in person order; their number is not known
-        before the last chunk)."""
-        try:
-            report("OPRF", 0, people)
-            reader = _chunked(cursor, _IDENTIFIERS, {"breach": breach}, chunks)
-            with pq.ParquetWriter(out, ENTRY_SCHEMA, compression="none") as writer:
-                for batch, (buckets, tags) in self._evaluated(reader):
-                    n = batch.num_rows
-                    tag_array = pa.FixedSizeBinaryArray.from_buffers(
-                        pa.binary(TAG_BYTES), n, [None, pa.py_buffer(tags)]
-                    )
-                    columns = [pa.array(buckets, pa.int64()), tag_array]
-                    columns += [batch.column("person"), batch.column("kind")]
-                    writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=ENTRY_SCHEMA))
-                    self.done += n
-                    report("OPRF", batch.column("person")[-1].as_py(), people)
-        finally:
-            cursor.close()
+        self.future = self.thread.submit(run)
 
     def _evaluated(
         self, reader: Iterator[pa.RecordBatch]
