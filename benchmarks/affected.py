@@ -35,6 +35,11 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--engine", choices=("duckdb", "spark", "both"), default="duckdb")
     parser.add_argument("--anchor", action="store_true", help="also run the textbook Splink")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep --dir; a kept one is reused (no generation, no ingest) on the next run",
+    )
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="bw-affected-"))
     os.environ["BREACHWATCH_KEY"] = "cd" * 32  # no key file left behind
@@ -42,7 +47,8 @@ def main() -> None:
         engines = ("duckdb", "spark") if args.engine == "both" else (args.engine,)
         run(args.people, work, engines, args.anchor)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 class JvmPeak:
@@ -101,14 +107,22 @@ def run(
     from breachwatch.synth import generate
     from breachwatch.types import Role
 
-    manifest = generate(people, 42, work / "data")
-    with open_workspace(init_workspace(work / "ws")) as ws:
-        started = time.perf_counter()
-        ingest(ws, [manifest.registry], None, Role.REGISTRY)
-        ingest(ws, [manifest.main_leak], "main")
-        ingested = time.perf_counter() - started
-        print(f"{people:,} people: ingest registry + main leak {ingested:.1f} s", flush=True)
-        with manifest.truth["main"].open(encoding="utf-8") as handle:
+    truth = work / "data" / "truth" / "main.csv"
+    reuse = (work / "ws" / ".ingested").is_file() and truth.is_file()
+    if not reuse:
+        manifest = generate(people, 42, work / "data")
+        truth = manifest.truth["main"]
+    with open_workspace(work / "ws" if reuse else init_workspace(work / "ws")) as ws:
+        if reuse:
+            print(f"reusing {work} (generated and ingested by an earlier --keep run)", flush=True)
+        else:
+            started = time.perf_counter()
+            ingest(ws, [manifest.registry], None, Role.REGISTRY)
+            ingest(ws, [manifest.main_leak], "main")
+            ingested = time.perf_counter() - started
+            (work / "ws" / ".ingested").touch()
+            print(f"{people:,} people: ingest registry + main leak {ingested:.1f} s", flush=True)
+        with truth.open(encoding="utf-8") as handle:
             expected = {row["person_id"] for row in csv.DictReader(handle) if row["person_id"]}
         seconds = {}
         for engine in engines:

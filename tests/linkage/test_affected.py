@@ -119,3 +119,23 @@ def test_registry_without_any_usable_key(tmp_path: Path) -> None:
         ingest(ws, [leak], "l")
         with pytest.raises(UsageError, match="no usable key"):
             compute_affected(ws, "l")
+
+
+def test_affected_stored_in_chunks_is_the_same(
+    linked: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``affected`` written a few registry people at a time: the same rows as in one go."""
+    from breachwatch.linkage import affected
+
+    columns = "record_id, registry_uid, data_classes, match_probability, match_route, leak_uids"
+
+    def rows() -> list[tuple[object, ...]]:
+        return linked.con.execute(
+            f"SELECT {columns} FROM affected WHERE breach = 'main' ORDER BY registry_uid"
+        ).fetchall()
+
+    compute_affected(linked, "main")
+    whole = rows()
+    monkeypatch.setattr(affected, "STORE_CHUNK", 37)
+    compute_affected(linked, "main")
+    assert rows() == whole and len(whole) > 10 * 37

@@ -211,24 +211,35 @@ def exposed_classes_sql(alias: str) -> str:
     return f"list_filter([{', '.join(classes)}], x -> x IS NOT NULL)"
 
 
+# Registry people per INSERT into ``affected``: its list aggregates keep every group in memory
+# (they do not spill), which at 10 M people overran DuckDB's 3.7 GiB in one statement.
+STORE_CHUNK = 1_000_000
+
+
 def _store_affected(ws: Workspace, breach: str) -> None:
+    """One row per affected registry person, a range of registry uids at a time."""
     ws.con.execute("DELETE FROM affected WHERE breach = ?", [breach])
-    ws.con.execute(
-        f"""INSERT INTO affected
-            SELECT a.breach, any_value(r.record_id), a.registry_uid,
-                   list_sort(list_distinct(flatten(list({exposed_classes_sql("l")})))),
-                   max(a.match_probability),
-                   -- the strongest route among the person's records
-                   arg_min(a.route, CASE a.route WHEN 'nir' THEN 1 WHEN 'agency_id' THEN 2
-                       WHEN 'email' THEN 3 WHEN 'phone' THEN 4 ELSE 5 END),
-                   list_sort(list(a.leak_uid)), now()
-            FROM affected_links a
-            JOIN bw_leak l ON l.record_uid = a.leak_uid
-            JOIN bw_reg r ON r.record_uid = a.registry_uid
-            WHERE a.breach = ?
-            GROUP BY a.breach, a.registry_uid""",
-        [breach],
-    )
+    bounds = ws.con.execute("SELECT min(record_uid), max(record_uid) FROM bw_reg").fetchone()
+    if bounds is None or bounds[0] is None:
+        return
+    for lo in range(int(bounds[0]), int(bounds[1]) + 1, STORE_CHUNK):
+        ws.con.execute(
+            f"""INSERT INTO affected
+                SELECT a.breach, any_value(r.record_id), a.registry_uid,
+                       list_sort(list_distinct(flatten(list({exposed_classes_sql("l")})))),
+                       max(a.match_probability),
+                       -- the strongest route among the person's records
+                       arg_min(a.route, CASE a.route WHEN 'nir' THEN 1 WHEN 'agency_id' THEN 2
+                           WHEN 'email' THEN 3 WHEN 'phone' THEN 4 ELSE 5 END),
+                       list_sort(list(a.leak_uid)), now()
+                FROM affected_links a
+                JOIN bw_leak l ON l.record_uid = a.leak_uid
+                JOIN bw_reg r ON r.record_uid = a.registry_uid
+                WHERE a.breach = $breach AND a.registry_uid BETWEEN $lo AND $hi
+                  AND r.record_uid BETWEEN $lo AND $hi
+                GROUP BY a.breach, a.registry_uid""",
+            {"breach": breach, "lo": lo, "hi": lo + STORE_CHUNK - 1},
+        )
 
 
 def _fill_report(ws: Workspace, report: AffectedReport) -> None:
