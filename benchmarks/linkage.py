@@ -102,12 +102,14 @@ def _store_truth(con: Any, truth: dict[str, str]) -> None:
     )
 
 
-def step_link(work: Path, threshold: float) -> dict[str, Any]:
-    from breachwatch.linkage.identity import cluster_identities
+def step_link(work: Path, threshold: float, attach: float | None) -> dict[str, Any]:
+    from breachwatch.linkage.identity import ATTACH_THRESHOLD, cluster_identities
     from breachwatch.store.workspace import open_workspace
 
     with open_workspace(work / "ws") as ws:
-        report = cluster_identities(ws.con, threshold=threshold)
+        report = cluster_identities(
+            ws.con, threshold=threshold, attach_threshold=attach or ATTACH_THRESHOLD
+        )
         routes = dict(
             ws.con.execute("SELECT route, count(*) FROM cluster_edges GROUP BY 1").fetchall()
         )
@@ -238,7 +240,7 @@ def run_step(step: str, work: Path, args: argparse.Namespace) -> None:
     elif step == "ingest":
         result = step_ingest(work)
     elif step == "link":
-        result = step_link(work, args.threshold)
+        result = step_link(work, args.threshold, args.attach_threshold)
     elif step == "anchor":
         result = step_anchor(work, args.threshold)
     else:
@@ -254,6 +256,8 @@ def _child(step: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--step", step, "--work", str(work)]
     command += ["--people", str(args.people), "--seed", str(args.seed)]
     command += ["--threshold", str(args.threshold)]
+    if args.attach_threshold:
+        command += ["--attach-threshold", str(args.attach_threshold)]
     load = _load()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -400,6 +404,9 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    parser.add_argument(
+        "--attach-threshold", type=float, default=None, help="link's attach threshold"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="work directory (deleted)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--no-anchor", action="store_true", help="skip the textbook model")

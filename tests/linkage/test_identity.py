@@ -7,7 +7,9 @@ import pytest
 
 from breachwatch.ingest.pipeline import ingest
 from breachwatch.linkage.identity import (
+    ATTACH_THRESHOLD,
     ClusterReport,
+    _attach_lone_records,
     _one_birth_date_per_record,
     cluster_identities,
 )
@@ -131,8 +133,12 @@ def test_edges_join_records_of_one_cluster(clustered: tuple[Workspace, ClusterRe
     edges, distinct, misordered, split, lowest, routes = row
     assert edges == distinct > 0
     assert misordered == split == 0
-    assert lowest >= 0.99
+    assert lowest >= ATTACH_THRESHOLD
     assert {"nir", "email", "probabilistic"} <= set(routes)
+    row = ws.con.execute(
+        "SELECT min(match_probability) FROM cluster_edges WHERE route <> 'attached'"
+    ).fetchone()
+    assert row is not None and row[0] >= 0.99
     # No record left out of a multi-record cluster without an edge holding it there.
     assert ws.con.execute(
         """SELECT count(*) FROM clusters c
@@ -205,3 +211,28 @@ def test_a_record_without_birth_date_joins_one_birth_date_only() -> None:
     _one_birth_date_per_record(con, "e")
     kept = con.execute("SELECT left_uid, right_uid FROM e ORDER BY ALL").fetchall()
     assert kept == [(1, 2), (1, 4), (2, 5), (6, 7)]
+
+
+def test_a_lone_record_attaches_to_its_only_candidate_cluster() -> None:
+    con = duckdb.connect()
+    con.execute("ATTACH ':memory:' AS s")
+    # Clusters: {1} lone, {2, 3}, {4} lone, {5, 6}, {7, 8}, {9} and {10} lone.
+    con.execute(
+        """CREATE TABLE s.labels AS SELECT * FROM (VALUES (1, 1), (2, 2), (3, 2), (4, 4),
+           (5, 5), (6, 5), (7, 7), (8, 7), (9, 9), (10, 10)) v(uid, label)"""
+    )
+    con.execute(
+        """CREATE TABLE s.prob_candidates AS
+           SELECT left_uid, right_uid, match_probability::DOUBLE AS match_probability, explanation
+           FROM (VALUES
+               (1, 2, 0.7, '{}'), (1, 3, 0.9, '{}'),  -- one candidate cluster: attached to 3
+               (4, 5, 0.8, '{}'), (4, 7, 0.6, '{}'),  -- two candidate clusters: stays alone
+               (6, 8, 0.95, '{}'),                    -- not a lone record: nothing
+               (9, 10, 0.6, '{}')                     -- lone to lone: one edge
+           ) v(left_uid, right_uid, match_probability, explanation)"""
+    )
+    assert _attach_lone_records(con, "s") == 2
+    rows = con.execute(
+        "SELECT left_uid, right_uid, route, match_probability FROM s.attach_edges ORDER BY 1"
+    ).fetchall()
+    assert rows == [(1, 3, "attached", 0.9), (9, 10, "attached", 0.6)]
