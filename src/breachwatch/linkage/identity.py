@@ -20,8 +20,9 @@ grouped into identities: one cluster per person, whichever datasets hold them.
    until nothing changes. A cluster's id is the least record_uid it holds.
 4. Attachment: a record left alone whose Splink pairs at or above ``attach_threshold`` all
    lead into one cluster joins it through its best such pair (route ``attached``), and the
-   components are computed again. Only pairs where both records hold a birth date count:
-   without one, a namesake relative at the same address looks the same. A pair scores one
+   components are computed again. Only pairs where both records hold a birth year (of a
+   birth date, or alone: a forum's) count, and ``BIRTH_DATES_AGREE`` made them agree: without
+   one, a namesake relative at the same address looks the same. A pair scores one
    record against one other; a record with a single candidate identity has no namesake in
    the data to be mistaken for (two candidate clusters: it has, and it stays alone).
 
@@ -239,7 +240,7 @@ def _probabilistic_edges(
 ) -> int:
     """Tables ``prob_edges`` (pairs at or above ``threshold``) and ``prob_candidates`` (every
     pair at or above ``attach_threshold`` or ``threshold`` where both records hold a birth
-    date) from a Splink dedupe_only run; returns the pairs scored."""
+    year, of a birth date or alone) from a Splink dedupe_only run; returns the pairs scored."""
     lowest = min(threshold, attach_threshold)
     cursor = con.cursor()
     try:
@@ -266,6 +267,10 @@ def _probabilistic_edges(
                         ELSE date_of_birth_r END AS dob_left,
                    CASE WHEN record_uid_l < record_uid_r THEN date_of_birth_r
                         ELSE date_of_birth_l END AS dob_right,
+                   CASE WHEN record_uid_l < record_uid_r THEN birth_year_l
+                        ELSE birth_year_r END AS year_left,
+                   CASE WHEN record_uid_l < record_uid_r THEN birth_year_r
+                        ELSE birth_year_l END AS year_right,
                    {_explanation_sql(_level_labels(model), columns)} AS explanation
             FROM {predictions}
             WHERE match_probability >= {lowest!r}
@@ -275,7 +280,7 @@ def _probabilistic_edges(
         f"""CREATE TABLE {scratch}.main.prob_candidates AS
             SELECT left_uid, right_uid, match_probability, explanation
             FROM {scratch}.main.prob_scored
-            WHERE dob_left IS NOT NULL AND dob_right IS NOT NULL"""
+            WHERE year_left IS NOT NULL AND year_right IS NOT NULL"""
     )
     con.execute(f"DELETE FROM {scratch}.main.prob_scored WHERE match_probability < {threshold!r}")
     _one_birth_date_per_record(con, f"{scratch}.main.prob_scored")
