@@ -6,8 +6,9 @@ it on ``SparkAPI``.
 
 Runs on the leaked records that no deterministic key settled (``deterministic.py``): first
 name, last name (or a full name's words), date of birth (or a birth year where a side has no
-date), address (street, postal code, city), e-mail and phone are compared level by level; each level weighs log2(m/u) bits and their sum, with the prior, says
-how much more likely the pair is one person than two.
+date), address (street, postal code, city), e-mail and phone are compared level by level; each
+level weighs log2(m/u) bits and their sum, with the prior, says how much more likely the pair
+is one person than two.
 
 Splink's working tables go to a private in-memory catalog attached for the run and detached
 afterwards: they never bloat the encrypted workspace file (DuckDB reuses freed blocks but never
