@@ -9,9 +9,10 @@ Each heavy step (generate, ingest, link, anchor, score) runs in its own process 
 peak memory (``ru_maxrss``) is its own. Scores (``breachwatch.linkage.scoring``): pairwise
 precision / recall / F1, exact-cluster precision / recall / F1 and B-cubed, overall, without
 the forum leak, and per leak (the registry plus that leak), for breachwatch, the textbook
-anchor and the e-mail ceiling (the best any method can do with the fields ingest classified:
-a forum account, which holds only an e-mail and a city, can join its identity only through an
-e-mail that another record of that identity holds).
+anchor and the ceiling (the best any method can do with the fields ingest classified: a forum
+account, which holds an e-mail, a city and, when present, a full name and a birth year, can join
+its identity through an e-mail that another record of that identity holds, or through its full
+name and birth year; one with neither stays apart).
 """
 
 from __future__ import annotations
@@ -102,12 +103,14 @@ def _store_truth(con: Any, truth: dict[str, str]) -> None:
     )
 
 
-def step_link(work: Path, threshold: float) -> dict[str, Any]:
-    from breachwatch.linkage.identity import cluster_identities
+def step_link(work: Path, threshold: float, attach: float | None) -> dict[str, Any]:
+    from breachwatch.linkage.identity import ATTACH_THRESHOLD, cluster_identities
     from breachwatch.store.workspace import open_workspace
 
     with open_workspace(work / "ws") as ws:
-        report = cluster_identities(ws.con, threshold=threshold)
+        report = cluster_identities(
+            ws.con, threshold=threshold, attach_threshold=attach or ATTACH_THRESHOLD
+        )
         routes = dict(
             ws.con.execute("SELECT route, count(*) FROM cluster_edges GROUP BY 1").fetchall()
         )
@@ -171,6 +174,14 @@ def step_score(work: Path) -> dict[str, Any]:
     return out
 
 
+# The model's first and last name (a full name's first word and the rest where they are
+# missing) and birth year, as probabilistic.py derives them.
+_FIRST = "coalesce(first_name_match, nullif(split_part(full_name_match, ' ', 1), ''))"
+_LAST = (
+    "coalesce(last_name_match, nullif(substr(full_name_match, "
+    "length(split_part(full_name_match, ' ', 1)) + 2), ''))"
+)
+_YEAR = "coalesce(birth_year, year(date_of_birth))"
 # Each prediction blocking rule of probabilistic.py as key expressions over ``records``.
 _RULES = {
     "date_of_birth, postal_code": ("date_of_birth", "postal_code"),
@@ -183,6 +194,9 @@ _RULES = {
     ),
     "email": ("email_match",),
     "phone": ("phone",),
+    # Upper bounds: the rules also ask that a side have no birth date.
+    "full name, birth year (a side without birth date)": (_FIRST, _LAST, _YEAR),
+    "full name, city (a side without birth date)": (_FIRST, _LAST, "city_match"),
 }
 
 
@@ -203,20 +217,22 @@ def _blocking_pairs(con: Any) -> dict[str, dict[str, int]]:
 
 
 def _ceiling(con: Any) -> None:
-    """``bench_ceiling(record_uid, cluster_id)``: the truth, except that a forum account whose
-    e-mail no non-forum record of its identity holds stays apart (with the forum duplicates of
-    its identity sharing that e-mail, which it can reach)."""
+    """``bench_ceiling(record_uid, cluster_id)``: the truth, except that a forum account stays
+    apart (with the forum duplicates of its identity sharing its e-mail) when nothing it holds
+    can join it: no non-forum record of its identity holds its e-mail, and it lacks a full name
+    or a birth year (with both, names, year and town can join it)."""
     con.execute(
         """CREATE OR REPLACE TABLE bench_ceiling AS
            WITH r AS (SELECT t.record_uid, t.breach, t.identity_id, x.email_match, x.email_2_match,
-                             x.email_valid, x.email_2_valid
+                             x.email_valid, x.email_2_valid,
+                             coalesce(x.full_name_valid AND x.birth_year_valid, false) AS named
                       FROM bench_truth t JOIN records x USING (record_uid)),
                 mails AS (SELECT DISTINCT identity_id, email_match AS e FROM r
                           WHERE breach <> 'forum' AND email_valid
                           UNION SELECT DISTINCT identity_id, email_2_match FROM r
                           WHERE breach <> 'forum' AND email_2_valid),
                 reach AS (SELECT r.record_uid,
-                                 r.breach <> 'forum' OR EXISTS (
+                                 r.breach <> 'forum' OR r.named OR EXISTS (
                                      SELECT 1 FROM mails m WHERE m.identity_id = r.identity_id
                                      AND m.e = r.email_match AND r.email_valid) AS joined
                           FROM r)
@@ -238,7 +254,7 @@ def run_step(step: str, work: Path, args: argparse.Namespace) -> None:
     elif step == "ingest":
         result = step_ingest(work)
     elif step == "link":
-        result = step_link(work, args.threshold)
+        result = step_link(work, args.threshold, args.attach_threshold)
     elif step == "anchor":
         result = step_anchor(work, args.threshold)
     else:
@@ -254,6 +270,8 @@ def _child(step: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--step", step, "--work", str(work)]
     command += ["--people", str(args.people), "--seed", str(args.seed)]
     command += ["--threshold", str(args.threshold)]
+    if args.attach_threshold:
+        command += ["--attach-threshold", str(args.attach_threshold)]
     load = _load()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -326,8 +344,10 @@ def _rounded(values: dict[str, float]) -> dict[str, float]:
 
 _FEBRL_OURS = """
     SELECT row_number() OVER () + {offset} AS record_uid, given_name AS first_name_match,
-           surname AS last_name_match, NULL::VARCHAR AS birth_name_match,
+           surname AS last_name_match, NULL::VARCHAR AS full_name_match,
+           NULL::VARCHAR AS birth_name_match,
            try_strptime(date_of_birth, '%Y%m%d')::DATE AS date_of_birth,
+           NULL::INTEGER AS birth_year,
            postcode AS postal_code, suburb AS city_match,
            nullif(concat_ws(' ', street_number, address_1), '') AS postal_address_match,
            NULL::VARCHAR AS email_match, NULL::VARCHAR AS phone, rec_id, soc_sec_id
@@ -400,6 +420,9 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    parser.add_argument(
+        "--attach-threshold", type=float, default=None, help="link's attach threshold"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="work directory (deleted)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--no-anchor", action="store_true", help="skip the textbook model")

@@ -296,6 +296,13 @@ def link(
     threshold: Annotated[
         float, typer.Option(help="Minimum probability of a probabilistic link.")
     ] = 0.99,
+    attach_threshold: Annotated[
+        float,
+        typer.Option(
+            help="Minimum probability of the pair that joins a record left alone to its only "
+            "candidate cluster (both records with a birth date)."
+        ),
+    ] = 0.5,
     engine: Annotated[
         str, typer.Option(help="duckdb (spark: not available for link yet).")
     ] = "duckdb",
@@ -315,7 +322,7 @@ def link(
         )
     with open_workspace(state.workspace) as ws:
         try:
-            report = cluster_identities(ws.con, threshold)
+            report = cluster_identities(ws.con, threshold, attach_threshold=attach_threshold)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     if as_json:

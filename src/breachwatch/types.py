@@ -13,6 +13,8 @@ from enum import StrEnum
 class DataClass(StrEnum):
     FIRST_NAME = "first_name"
     LAST_NAME = "last_name"
+    # First and last name in one field ("Jean Dupont", either order): a forum's display name.
+    FULL_NAME = "full_name"
     BIRTH_NAME = "birth_name"
     NIR = "nir"
     AGENCY_ID = "agency_id"
@@ -22,6 +24,7 @@ class DataClass(StrEnum):
     POSTAL_CODE = "postal_code"
     CITY = "city"
     DATE_OF_BIRTH = "date_of_birth"
+    BIRTH_YEAR = "birth_year"
     PLACE_OF_BIRTH = "place_of_birth"
     GENDER = "gender"
     IBAN = "iban"
@@ -38,6 +41,7 @@ DATA_CLASS_LABELS: dict[DataClass, tuple[str, str]] = {
     # (French, English): the only place data class names are translated.
     DataClass.FIRST_NAME: ("prénom", "first name"),
     DataClass.LAST_NAME: ("nom", "last name"),
+    DataClass.FULL_NAME: ("nom complet", "full name"),
     DataClass.BIRTH_NAME: ("nom de naissance", "birth name"),
     DataClass.NIR: ("numéro de sécurité sociale", "social security number"),
     DataClass.AGENCY_ID: ("identifiant agence", "agency identifier"),
@@ -47,6 +51,7 @@ DATA_CLASS_LABELS: dict[DataClass, tuple[str, str]] = {
     DataClass.POSTAL_CODE: ("code postal", "postal code"),
     DataClass.CITY: ("ville", "city"),
     DataClass.DATE_OF_BIRTH: ("date de naissance", "date of birth"),
+    DataClass.BIRTH_YEAR: ("année de naissance", "birth year"),
     DataClass.PLACE_OF_BIRTH: ("lieu de naissance", "place of birth"),
     DataClass.GENDER: ("sexe", "gender"),
     DataClass.IBAN: ("IBAN", "IBAN"),
@@ -86,6 +91,7 @@ SLOTS: tuple[Slot, ...] = (
     Slot("record_id", DataClass.RECORD_ID),
     Slot("first_name", DataClass.FIRST_NAME, match_form=True),
     Slot("last_name", DataClass.LAST_NAME, match_form=True),
+    Slot("full_name", DataClass.FULL_NAME, match_form=True),
     Slot("birth_name", DataClass.BIRTH_NAME, match_form=True),
     Slot("nir", DataClass.NIR),
     Slot("agency_id", DataClass.AGENCY_ID),
@@ -97,6 +103,7 @@ SLOTS: tuple[Slot, ...] = (
     Slot("postal_code", DataClass.POSTAL_CODE),
     Slot("city", DataClass.CITY, match_form=True),
     Slot("date_of_birth", DataClass.DATE_OF_BIRTH, sql_type="DATE"),
+    Slot("birth_year", DataClass.BIRTH_YEAR, sql_type="INTEGER"),
     Slot("place_of_birth", DataClass.PLACE_OF_BIRTH, match_form=True),
     Slot("gender", DataClass.GENDER),
     Slot("iban", DataClass.IBAN),

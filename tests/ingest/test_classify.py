@@ -25,6 +25,8 @@ HEADERS = {
     DataClass.POSTAL_CODE: ["CP", "code_postal", "zip", "postcode", "Code Postal", "zip_code"],
     DataClass.CITY: ["ville", "city", "town", "commune", "Ville"],
     DataClass.DATE_OF_BIRTH: ["date_naissance", "birthdate", "dob", "date de naissance"],
+    DataClass.BIRTH_YEAR: ["birth_year", "annee_naissance", "Année de naissance", "yob"],
+    DataClass.FULL_NAME: ["full_name", "nom_complet", "Nom complet", "fullName", "nom_prenom"],
     DataClass.PLACE_OF_BIRTH: ["lieu_naissance", "lieu de naissance", "ville_naissance"],
     DataClass.GENDER: ["sexe", "gender", "civilité", "Civilite"],
     DataClass.IBAN: ["iban", "IBAN"],
@@ -241,7 +243,7 @@ def test_registration_date_is_not_a_date_of_birth() -> None:
     assert "record attribute" in guess.reason
 
 
-@pytest.mark.parametrize("header", ["loyalty_points", "birth_year", "categorie", "OFFRE"])
+@pytest.mark.parametrize("header", ["loyalty_points", "age", "categorie", "OFFRE"])
 def test_attribute_headers_stay_unknown_whatever_the_values(header: str) -> None:
     values = [str(1000 + 37 * i) for i in range(300)]
     (guess,) = classify_columns([header], {header: values})
@@ -265,3 +267,22 @@ def test_opaque_column_with_few_first_names_is_unknown() -> None:
     values = ["Marie", "Jean", "xX_dark_Xx", "kevin93", "zorglub", "pseudo", "Luc", "qwerty"] * 50
     (guess,) = classify_columns(["username"], {"username": values})
     assert guess.data_class is DataClass.UNKNOWN
+
+
+def test_a_forum_export_has_a_full_name_and_a_birth_year() -> None:
+    columns = ["username", "email", "full_name", "city", "birth_year"]
+    samples: dict[str, list[str | None]] = {
+        "username": ["jdupont85", "marie.l", "kevin42"],
+        "email": ["jean.dupont@exemple.fr", "marie.l@exemple.fr", "kevin@exemple.fr"],
+        "full_name": ["Jean Dupont", "Marie Lefèvre", "KEVIN MARTIN"],
+        "city": ["Paris", "Lyon", "Rennes"],
+        "birth_year": ["1985", "1972", None],
+    }
+    classes = {g.column: g.data_class for g in classify_columns(columns, samples)}
+    assert classes["full_name"] is DataClass.FULL_NAME
+    assert classes["birth_year"] is DataClass.BIRTH_YEAR
+
+
+def test_years_without_a_telling_header_are_no_birth_year() -> None:
+    guess = classify_columns(["c7"], {"c7": ["1985", "1972", "1990", "1964"] * 10})[0]
+    assert guess.data_class is not DataClass.BIRTH_YEAR

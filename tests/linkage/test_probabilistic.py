@@ -20,7 +20,15 @@ NO_CONTACT = (
     "SELECT * REPLACE (NULL AS email_match, NULL AS phone, NULL AS nir) "
     "FROM records WHERE breach = 'main'"
 )
-COMPARISONS = {"first_name", "last_name", "date_of_birth", "address", "email", "phone"}
+COMPARISONS = {
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "birth_year",
+    "address",
+    "email",
+    "phone",
+}
 OUT_COLUMNS = [
     ("leak_uid", "BIGINT"),
     ("registry_uid", "BIGINT"),

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from breachwatch.errors import KeyError_, WorkspaceError
+from breachwatch.store.schema import create_schema
 from breachwatch.store.workspace import (
     DB_FILE,
     default_key_file,
@@ -73,3 +75,20 @@ def test_key_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_opening_a_non_workspace_says_to_init(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match="breachwatch init"):
         open_workspace(tmp_path / "nothing-here")
+
+
+def test_an_older_records_table_gets_the_new_slots() -> None:
+    """A workspace made before full_name and birth_year existed: its records table gains them
+    (NULL in the old rows) when the schema is created again at open."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE records (record_uid BIGINT, breach VARCHAR)")
+    con.execute("INSERT INTO records VALUES (1, 'old')")
+    create_schema(con)
+    row = con.execute("SELECT full_name, full_name_valid, full_name_match, birth_year FROM records")
+    assert row.fetchall() == [(None, None, None, None)]
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'records'"
+        ).fetchall()
+    )
+    assert types["birth_year"] == "INTEGER"

@@ -54,6 +54,10 @@ _HEADER_RULES: tuple[tuple[DataClass, tuple[str, ...]], ...] = (
         ("lieu naissance", "ville naissance", "commune naissance", "birthplace", "place birth"),
     ),
     (
+        DataClass.BIRTH_YEAR,
+        ("annee naissance", "birth year", "year birth", "birthyear", "yob", "year of birth"),
+    ),
+    (
         DataClass.DATE_OF_BIRTH,
         ("date naissance", "naissance", "ddn", "dob", "birthdate", "birth date", "date birth"),
     ),
@@ -81,6 +85,18 @@ _HEADER_RULES: tuple[tuple[DataClass, tuple[str, ...]], ...] = (
     (DataClass.POSTAL_ADDRESS, ("adresse", "address", "street", "rue", "voie", "addr")),
     (DataClass.GENDER, ("sexe", "sex", "gender", "genre", "civilite")),
     (DataClass.EMPLOYER, ("employeur", "employer", "entreprise", "societe", "company")),
+    (
+        DataClass.FULL_NAME,
+        (
+            "full name",
+            "fullname",
+            "nom complet",
+            "nom prenom",
+            "prenom nom",
+            "display name",
+            "nom affiche",
+        ),
+    ),
     (DataClass.FIRST_NAME, ("prenom", "firstname", "first name", "given name", "forename")),
     (
         DataClass.LAST_NAME,
@@ -123,9 +139,6 @@ _ATTRIBUTE_PHRASES = (
     "statut",
     "status",
     "type",
-    "annee naissance",
-    "birth year",
-    "year birth",
     "age",
 )
 _STOP_WORDS = frozenset({"de", "du", "des", "la", "le", "d", "l", "of", "the"})
@@ -191,6 +204,7 @@ _DETECTORS: dict[DataClass, _Detector] = {
     DataClass.PHONE: _Detector("valid phone numbers", 0.5, 0.95, True),
     DataClass.DATE_OF_BIRTH: _Detector("valid dates of birth", 0.5, 0.9, True),
     DataClass.POSTAL_CODE: _Detector("French postal codes", 0.5, 0.9, True),
+    DataClass.BIRTH_YEAR: _Detector("plausible birth years", 0.5, 0.8, True),
     DataClass.GENDER: _Detector("gender codes", 0.8, 0.85, True),
     DataClass.POSTAL_ADDRESS: _Detector("street addresses", 0.5, 0.8, False),
     DataClass.FIRST_NAME: _Detector("known first names", 0.3, 0.8, False),
@@ -208,6 +222,7 @@ _SQL_SHARES: dict[DataClass, str] = {
     DataClass.PASSWORD_HASH: "{valid}",
     DataClass.PHONE: "{valid} AND regexp_matches(raw, '^\\s*[+0(]')",
     DataClass.DATE_OF_BIRTH: "{valid}",
+    DataClass.BIRTH_YEAR: "{valid}",
     DataClass.POSTAL_CODE: "{valid} AND regexp_full_match(trim(raw), '[0-9]{{4,5}}')",
     DataClass.GENDER: "{valid}",
 }
@@ -357,6 +372,9 @@ def classify_by_values(column: str, values: list[str | None]) -> ColumnGuess | N
 _VALUE_ONLY_MIN_SHARE = {
     DataClass.POSTAL_CODE: 0.95,
     DataClass.DATE_OF_BIRTH: 0.95,
+    # A column of years is a birth year only when its header says so (years of a car, of a
+    # contract, of an event look the same).
+    DataClass.BIRTH_YEAR: 1.01,
     DataClass.GENDER: 0.95,
     DataClass.FIRST_NAME: 0.6,
     DataClass.LAST_NAME: 0.6,

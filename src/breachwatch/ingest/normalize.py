@@ -346,6 +346,12 @@ def _date(p: str) -> str:
     return _let(parsed, "bw_date", lambda d: _when(f"{d} {in_range}", d))
 
 
+def _birth_year(p: str) -> str:
+    """A four-digit year from 1900 to this year ("1985", " 1985 ", "1985.0" from a spreadsheet)."""
+    year = f"try_cast(regexp_extract({p}, '^([0-9]{{4}})(\\.0+)?$', 1) AS INTEGER)"
+    return _let(year, "bw_year", lambda y: _when(f"{y} BETWEEN 1900 AND year(current_date)", y))
+
+
 # --- names, places, addresses ------------------------------------------------------------------
 
 # Words and the runs of separators between them: after a hyphen, an apostrophe, an opening
@@ -526,8 +532,10 @@ _RULES: dict[DataClass, _Rule] = {
     DataClass.PHONE: _Rule(_phone),
     DataClass.EMAIL: _Rule(_email, _email_match),
     DataClass.DATE_OF_BIRTH: _Rule(_date),
+    DataClass.BIRTH_YEAR: _Rule(_birth_year),
     DataClass.FIRST_NAME: _Rule(_name, _name_match),
     DataClass.LAST_NAME: _Rule(_name, _name_match),
+    DataClass.FULL_NAME: _Rule(_name, _name_match),
     DataClass.BIRTH_NAME: _Rule(_name, _name_match),
     DataClass.CITY: _Rule(_place, _place_match),
     DataClass.PLACE_OF_BIRTH: _Rule(_place, _place_match),

@@ -86,7 +86,7 @@ def _edge(
         "match_probability": probability,
         "explanation": parts,
     }
-    if route == "probabilistic" and 0 < probability < 1:
+    if route in ("probabilistic", "attached") and 0 < probability < 1:
         total = math.log2(probability / (1 - probability))
         weights = {
             k: v["weight"] for k, v in parts.items() if isinstance(v, dict) and "weight" in v

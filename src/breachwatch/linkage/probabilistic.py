@@ -5,9 +5,10 @@ backend: ``score_pairs`` takes the backend's database API; the Spark engine (``s
 it on ``SparkAPI``.
 
 Runs on the leaked records that no deterministic key settled (``deterministic.py``): first
-name, last name, date of birth, address (street, postal code, city), e-mail and phone are
-compared level by level; each level weighs log2(m/u) bits and their sum, with the prior, says
-how much more likely the pair is one person than two.
+name, last name (or a full name's words), date of birth (or a birth year where a side has no
+date), address (street, postal code, city), e-mail and phone are compared level by level; each
+level weighs log2(m/u) bits and their sum, with the prior, says how much more likely the pair
+is one person than two.
 
 Splink's working tables go to a private in-memory catalog attached for the run and detached
 afterwards: they never bloat the encrypted workspace file (DuckDB reuses freed blocks but never
@@ -36,16 +37,25 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 
 LEAK, REGISTRY = "leak", "registry"
 
-# The columns Splink sees, under the names the explanation shows, and the ``records`` column
+# The columns Splink sees, under the names the explanation shows, and the ``records`` columns
 # each comes from (the ``*_match`` forms are the folded values ingest prepared for comparison).
 # Casts fix the types: a leak query may write ``NULL AS email_match`` and an untyped NULL would
 # not union with the registry's strings. STRING, not VARCHAR: Spark wants VARCHAR(n).
+# A full name ("jean dupont", a forum's display name) stands in for a missing first and last
+# name: its first word and the rest ("marie le gall": marie, le gall; a compound first name
+# lands partly in the last name, where Jaro-Winkler still sees most of it).
+_FULL_NAME_FIRST = "nullif(split_part(full_name_match, ' ', 1), '')"
+_FULL_NAME_REST = (
+    "nullif(substr(full_name_match, length(split_part(full_name_match, ' ', 1)) + 2), '')"
+)
 _INPUT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("record_uid", "record_uid", "BIGINT"),
-    ("first_name", "first_name_match", "STRING"),
-    ("last_name", "last_name_match", "STRING"),
+    ("first_name", f"coalesce(first_name_match, {_FULL_NAME_FIRST})", "STRING"),
+    ("last_name", f"coalesce(last_name_match, {_FULL_NAME_REST})", "STRING"),
     ("birth_name", "birth_name_match", "STRING"),
     ("date_of_birth", "date_of_birth", "DATE"),
+    # A birth year alone (a forum's) or the year of the birth date.
+    ("birth_year", "coalesce(birth_year, year(date_of_birth))", "INTEGER"),
     ("postal_code", "postal_code", "STRING"),
     ("city", "city_match", "STRING"),
     ("postal_address", "postal_address_match", "STRING"),
@@ -53,7 +63,20 @@ _INPUT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("phone", "phone", "STRING"),
 )
 # The ``records`` columns the model reads: what the Spark engine ships of each side.
-INPUT_SOURCE_COLUMNS = tuple(source for _, source, _ in _INPUT_COLUMNS)
+INPUT_SOURCE_COLUMNS = (
+    "record_uid",
+    "first_name_match",
+    "last_name_match",
+    "full_name_match",
+    "birth_name_match",
+    "date_of_birth",
+    "birth_year",
+    "postal_code",
+    "city_match",
+    "postal_address_match",
+    "email_match",
+    "phone",
+)
 
 # u is measured on random pairs (almost all non-matches). 1e7 pairs pin down u of the rare
 # levels (exact e-mail, exact address) and cost little next to scoring the blocked pairs.
@@ -75,6 +98,8 @@ M_PRIORS: dict[str, tuple[float, ...]] = {
     "last_name": (0.88, 0.05, 0.03, 0.01, 0.005, 0.015, 0.01),
     # exact, one typo, <= 1 month, <= 1 year, <= 10 years, other
     "date_of_birth": (0.96, 0.02, 0.008, 0.006, 0.003, 0.003),
+    # same year, other (only where a side has no full birth date)
+    "birth_year": (0.97, 0.03),
     "address": (0.8, 0.05, 0.03, 0.02, 0.03, 0.07),
     "email": (0.8, 0.2),
     "phone": (0.8, 0.2),
@@ -84,7 +109,7 @@ M_PRIORS: dict[str, tuple[float, ...]] = {
 # named after his father, same address), so EM learns that birth dates change (m = 12 % for
 # "other date" on the telecom leak's residual after deterministic keys). A leak copies a birth
 # date; a true match disagrees on it by a typo, rarely by more.
-FIXED_M = frozenset({"date_of_birth"})
+FIXED_M = frozenset({"date_of_birth", "birth_year"})
 # Least m probability of a level: at most log2(M_FLOOR / u) ~ -10 bits for one disagreement.
 M_FLOOR = 1e-3
 # Share of true matches assumed to agree exactly on first name, last name and date of birth:
@@ -99,10 +124,14 @@ EXACT_NAME_DOB_RECALL = 0.8
 # negative bits of the date comparison (on the synthetic data every such link above the
 # threshold was wrong); a father and his namesake son may be one slip apart (1960 / 1990).
 # Portable SQL (DuckDB, and Spark with Splink's UDF jar, which has damerau_levenshtein).
+# Where a side holds a birth year but no birth date (a forum), the years must be equal.
 BIRTH_DATES_AGREE = (
     "(date_of_birth_l IS NULL OR date_of_birth_r IS NULL OR (damerau_levenshtein("
     "CAST(date_of_birth_l AS STRING), CAST(date_of_birth_r AS STRING)) <= 1 "
-    "AND abs(year(date_of_birth_l) - year(date_of_birth_r)) <= 10))"
+    "AND abs(year(date_of_birth_l) - year(date_of_birth_r)) <= 10)) "
+    "AND (birth_year_l IS NULL OR birth_year_r IS NULL "
+    "OR (date_of_birth_l IS NOT NULL AND date_of_birth_r IS NOT NULL) "
+    "OR birth_year_l = birth_year_r)"
 )
 
 _OUT_COLUMNS = (
@@ -353,6 +382,7 @@ def _comparisons() -> list[Any]:
         _name_comparison("first_name", "last_name", "first name"),
         _name_comparison("last_name", "first_name", "last name", birth_name=True),
         cl.DateOfBirthComparison("date_of_birth", input_is_string=False),
+        _birth_year_comparison(),
         _address_comparison(),
         cl.ExactMatch("email"),
         cl.ExactMatch("phone"),
@@ -388,6 +418,23 @@ def _name_comparison(col: str, other: str, label: str, birth_name: bool = False)
         cll.ElseLevel(),
     ]
     return cl.CustomComparison(levels, output_column_name=col)
+
+
+def _birth_year_comparison() -> Any:
+    """The birth year, only where a side has a year but no birth date: where both have a date,
+    the date comparison has weighed it already (counting it twice would double its bits)."""
+    return cl.CustomComparison(
+        [
+            cll.CustomLevel(
+                "birth_year_l IS NULL OR birth_year_r IS NULL "
+                "OR (date_of_birth_l IS NOT NULL AND date_of_birth_r IS NOT NULL)",
+                label_for_charts="birth year is NULL or both birth dates compared",
+            ).configure(is_null_level=True),
+            cll.ExactMatchLevel("birth_year"),
+            cll.ElseLevel(),
+        ],
+        output_column_name="birth_year",
+    )
 
 
 def _address_comparison() -> Any:
@@ -435,6 +482,13 @@ def _prediction_blocking_rules() -> list[Any]:
         block_on("postal_code", "substr(last_name, 1, 3)", "substr(first_name, 1, 1)"),
         block_on("email"),
         block_on("phone"),
+        # A side without a birth date (a forum's full name and birth year, a customer file
+        # without birth dates): the same full name in the same birth year or the same town.
+        "l.first_name = r.first_name AND l.last_name = r.last_name "
+        "AND l.birth_year = r.birth_year "
+        "AND (l.date_of_birth IS NULL OR r.date_of_birth IS NULL)",
+        "l.first_name = r.first_name AND l.last_name = r.last_name AND l.city = r.city "
+        "AND (l.date_of_birth IS NULL OR r.date_of_birth IS NULL)",
     ]
 
 

@@ -102,6 +102,9 @@ def create_schema(con: duckdb.DuckDBPyConnection, compression: str | None = None
         for name, sql_type in records_columns()
     )
     con.execute(f"CREATE TABLE IF NOT EXISTS records ({cols})")
+    # Slots added after a workspace was created (full_name, birth_year): NULL in its old rows.
+    for name, sql_type in records_columns():
+        con.execute(f'ALTER TABLE records ADD COLUMN IF NOT EXISTS "{name}" {sql_type}')
     con.execute(
         """
         CREATE TABLE IF NOT EXISTS affected_links (
