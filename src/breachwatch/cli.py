@@ -22,6 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from breachwatch.errors import BreachwatchError, UsageError
+from breachwatch.linkage import ATTACH_THRESHOLD
 from breachwatch.notify import cli as notify_cli
 from breachwatch.phishing import cli as phishing_cli
 from breachwatch.report import cli as report_cli
@@ -302,7 +303,7 @@ def link(
             help="Minimum probability of the pair that joins a record left alone to its only "
             "candidate cluster (both records with a birth date)."
         ),
-    ] = 0.5,
+    ] = ATTACH_THRESHOLD,
     engine: Annotated[
         str, typer.Option(help="duckdb (spark: not available for link yet).")
     ] = "duckdb",

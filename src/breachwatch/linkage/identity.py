@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import duckdb
 from splink import DuckDBAPI, Linker
 
+from breachwatch.linkage import ATTACH_THRESHOLD
 from breachwatch.linkage.probabilistic import (
     BIRTH_DATES_AGREE,
     EM_BLOCKINGS,
@@ -68,7 +69,6 @@ MAX_KEY_RECORDS = 8
 # Least probability of the pair that attaches a lone record to its only candidate cluster
 # (step 4). On the synthetic 100 k benchmark 98 % of the lone records attached at 0.5 went to
 # their own identity; their pairs agree on names and birth date with every contact stale.
-ATTACH_THRESHOLD = 0.5
 # Label propagation halves the distance to the least label at every round (neighbour step plus
 # pointer jump); this bounds a run that should never come close.
 MAX_ROUNDS = 200
