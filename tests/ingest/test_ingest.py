@@ -216,3 +216,17 @@ def test_registry_needs_its_own_id_column(ws: Workspace, tmp_path: Path) -> None
     assert _rows(ws, "SELECT count(*) FROM records") == [(0,)]
     report = ingest(ws, [path], None, Role.REGISTRY, overrides={"nom": DataClass.RECORD_ID})
     assert report.totals()["rows_accepted"] == 1
+
+
+def test_blank_and_header_rows_need_every_column(ws: Workspace, tmp_path: Path) -> None:
+    """A row is blank or a repeated header only when every column is, not just the first."""
+    path = tmp_path / "partial.csv"
+    path.write_text(
+        'nom,ville,note\nDupont,Lyon,"deux\nlignes"\nnom,Paris,x\n,Nantes,\n , ,\n'
+        "NOM , Ville,note\nLeroy,Lille,\n",
+        encoding="utf-8",
+    )
+    source = ingest(ws, [path], "p").sources[0]
+    assert (source.rows_read, source.header_lines, source.blank_lines) == (4, 1, 1)
+    lines = _rows(ws, "SELECT line, record_no FROM records ORDER BY record_no")
+    assert lines == [(2, 1), (4, 2), (5, 3), (8, 4)]
