@@ -30,6 +30,7 @@ UID_SHIFT = 40
 _CHUNK = "bw_chunk"
 _FRESH = "bw_fresh"
 _LOOKED_UP_PREFIX = "bw_d_"
+_INLINE_PREFIX = "bw_n_"
 
 
 def quote(name: str) -> str:
@@ -95,24 +96,49 @@ class RecordWriter:
             self.con.unregister(_CHUNK)
 
     def _insert_sql(self) -> str:
+        """Inline normalisers in an inner SELECT (computed once, then compared with the raw
+        value); dictionary slots read from the looked-up columns."""
+        inner = ["b.*"]
+        values: dict[str, str] = {}
         exprs: dict[str, str] = {
             "record_uid": f"({self.source_id}::BIGINT << {UID_SHIFT}) + b.{RECORD_NO}",
             "breach": "$breach",
             "source_id": str(self.source_id),
             "line": f"b.{LINE}",
             "record_no": f"b.{RECORD_NO}",
-            "raw": "[" + ", ".join(f"b.{quote(c)}" for c in self.columns) + "]::VARCHAR[]",
         }
         for slot in SLOTS:
             names = slot_columns(slot)
             if slot.name in self.dictionary:
                 exprs.update({c: f"b.{quote(_LOOKED_UP_PREFIX + c)}" for c, _ in names})
+                values[self.dictionary[slot.name]] = exprs[slot.name]
             elif slot.name in self.inline:
-                exprs.update(slot_exprs(slot, f"b.{quote(self.inline[slot.name])}"))
+                for c, e in slot_exprs(slot, f"b.{quote(self.inline[slot.name])}").items():
+                    inner.append(f"{e} AS {quote(_INLINE_PREFIX + c)}")
+                    exprs[c] = f"b.{quote(_INLINE_PREFIX + c)}"
+                values[self.inline[slot.name]] = exprs[slot.name]
             else:
                 exprs.update({c: f"NULL::{t}" for c, t in names})
+        exprs["raw"] = "[" + ", ".join(_raw_sql(c, values.get(c)) for c in self.columns) + "]"
+        exprs["raw"] += "::VARCHAR[]"
         select = ", ".join(f"{exprs[name]} AS {quote(name)}" for name, _ in records_columns())
-        return f"INSERT INTO records SELECT {select} FROM {_CHUNK} b"
+        source = f"(SELECT {', '.join(inner)} FROM {_CHUNK} b) b"
+        return f"INSERT INTO records SELECT {select} FROM {source}"
+
+
+def raw_slots(columns: list[str], assignment: dict[str, str]) -> list[str | None]:
+    """Per source column, the slot whose stored value stands in for a raw value left out
+    (``sources.raw_slots``); None where the raw value is always kept."""
+    slot_of = {column: slot for slot, column in assignment.items()}
+    return [slot_of.get(c) for c in columns]
+
+
+def _raw_sql(column: str, value: str | None) -> str:
+    """A raw value, left out (NULL) where it reads exactly as its slot's stored value: most of
+    a clean file, so the list column (the largest single write cost) shrinks. Raw values of
+    invalid or reformatted fields stay; ``records_raw`` puts the others back."""
+    raw = f"b.{quote(column)}"
+    return raw if value is None else f"nullif({raw}, CAST({value} AS VARCHAR))"
 
 
 class _Dictionary:
