@@ -9,12 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from breachwatch.errors import UsageError
+from breachwatch.store.schema import raw_values_sql
 from breachwatch.store.workspace import Workspace
 
 EXPORTABLE = {
     "records": (
-        "SELECT r.* EXCLUDE (raw), to_json(map_from_entries(list_zip(s.column_names, r.raw)))"
-        "::VARCHAR AS raw FROM records r JOIN sources s USING (source_id)"
+        "SELECT r.* EXCLUDE (raw), to_json(map_from_entries(list_zip(s.column_names, "
+        f"{raw_values_sql('r', 's.raw_slots')})))::VARCHAR AS raw "
+        "FROM records r JOIN sources s USING (source_id)"
     ),
     "quarantine": "SELECT * FROM quarantine",
     "affected": (

@@ -134,7 +134,11 @@ def test_sql_dump(ws: Workspace) -> None:
     totals = report.totals()
     _reconciles(totals)
     assert (totals["rows_accepted"], totals["rows_quarantined"]) == (4, 1)
-    rows = _rows(ws, "SELECT raw[2], nir, nir_valid, line FROM records ORDER BY record_no")
+    rows = _rows(
+        ws,
+        "SELECT v.raw['nom'], r.nir, r.nir_valid, r.line FROM records r "
+        "JOIN records_raw v USING (record_uid) ORDER BY r.record_no",
+    )
     assert rows[0][0] == "D'Artagnan" and rows[1][0] == "O'Neil" and rows[2][0] == "Back\\slash"
     assert rows[0][3] == 13 and rows[2][3] == 14
 
@@ -216,3 +220,42 @@ def test_registry_needs_its_own_id_column(ws: Workspace, tmp_path: Path) -> None
     assert _rows(ws, "SELECT count(*) FROM records") == [(0,)]
     report = ingest(ws, [path], None, Role.REGISTRY, overrides={"nom": DataClass.RECORD_ID})
     assert report.totals()["rows_accepted"] == 1
+
+
+def test_blank_and_header_rows_need_every_column(ws: Workspace, tmp_path: Path) -> None:
+    """A row is blank or a repeated header only when every column is, not just the first."""
+    path = tmp_path / "partial.csv"
+    path.write_text(
+        'nom,ville,note\nDupont,Lyon,"deux\nlignes"\nnom,Paris,x\n,Nantes,\n , ,\n'
+        "NOM , Ville,note\nLeroy,Lille,\n",
+        encoding="utf-8",
+    )
+    source = ingest(ws, [path], "p").sources[0]
+    assert (source.rows_read, source.header_lines, source.blank_lines) == (4, 1, 1)
+    lines = _rows(ws, "SELECT line, record_no FROM records ORDER BY record_no")
+    assert lines == [(2, 1), (4, 2), (5, 3), (8, 4)]
+
+
+def test_raw_values_left_out_only_where_the_stored_value_reads_the_same(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """records.raw keeps what normalising changed or refused; records_raw gives back
+    every value as read."""
+    path = tmp_path / "mixed.csv"
+    rows = [
+        ["nom", "email", "tel", "date_naissance", "ville", "note"],
+        ["Martin", "lea.martin@example.org", "+33612345678", "1980-02-03", "Lyon", "a"],
+        ["DURAND", "Luc@Example.org", "06 12 34 56 78", "03/02/1980", " Paris", "b"],
+        ["Petit", "pas-un-email", "12", "31/02/1980", "", "c"],
+    ]
+    path.write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    ingest(ws, [path], "mixed", overrides={"note": DataClass.UNKNOWN})
+    stored = _rows(ws, "SELECT raw FROM records ORDER BY record_no")
+    assert stored[0] == ([None, None, None, None, None, "a"],)
+    assert stored[1] == (
+        ["DURAND", "Luc@Example.org", "06 12 34 56 78", "03/02/1980", " Paris", "b"],
+    )
+    assert stored[2] == ([None, "pas-un-email", "12", "31/02/1980", None, "c"],)
+    read = _rows(ws, "SELECT raw FROM records_raw ORDER BY record_no")
+    assert [list(r[0].values()) for r in read] == [[v or None for v in r] for r in rows[1:]]
+    assert list(read[0][0]) == rows[0]

@@ -34,7 +34,7 @@ def fabricate(ws: Workspace, people: int, leak: str = LEAK) -> None:
         )
     con.execute(
         """INSERT INTO sources VALUES (?, ?, 'registry.csv', 'x', 'csv', 'utf-8', ';', ?, ?, 0,
-           0, 1, '[]', ['id', 'langue'], ?, 0.0)""",
+           0, 1, '[]', ['id', 'langue'], ?, 0.0, NULL)""",
         [SOURCE_ID, REGISTRY, people, people, now],
     )
     con.execute(

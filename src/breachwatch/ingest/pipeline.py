@@ -34,7 +34,7 @@ from breachwatch.ingest.sources import (
     open_decompressed,
     scan,
 )
-from breachwatch.ingest.writer import RecordWriter, quote
+from breachwatch.ingest.writer import RecordWriter, quote, raw_slots
 from breachwatch.store.workspace import Workspace
 from breachwatch.types import SLOTS_BY_CLASS, DataClass, Role
 
@@ -431,7 +431,10 @@ def _insert_source(
     ws: Workspace, report: SourceReport, ref: SourceRef, info: Scan, breach: str, source_id: int
 ) -> None:
     ws.con.execute(
-        "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
+        "INSERT INTO sources (source_id, breach, path, sha256, format, encoding, delimiter, "
+        "rows_read, rows_accepted, rows_quarantined, blank_lines, header_lines, columns, "
+        "column_names, ingested_at, seconds, raw_slots) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?)",
         [
             source_id,
             breach,
@@ -448,5 +451,6 @@ def _insert_source(
             json.dumps(report.columns),
             list(report.columns),
             report.seconds,
+            raw_slots(list(report.columns), {s: c for c, s in report.slots.items()}),
         ],
     )

@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -173,21 +173,52 @@ class _Numbering:
 
 
 def _row_flags(batch: pa.RecordBatch, header: list[str]) -> tuple[np.ndarray, ...]:
-    """(embedded newlines, blank, repeated header) per row."""
+    """(embedded newlines, blank, repeated header) per row.
+
+    Each test runs only where it can still change the answer: newlines are counted in columns
+    whose bytes hold one, and a row is blank (or a repeated header) only if its first column is,
+    so the other columns are looked at on those few rows only (this was half the parse time).
+    """
+    columns = [column.cast(pa.string()) for column in batch.columns]
+    embedded = np.zeros(batch.num_rows, dtype=np.int64)
+    for col in columns:
+        if _may_hold_newline(col):
+            embedded += pc.fill_null(pc.count_substring(col, "\n"), 0).to_numpy(
+                zero_copy_only=False
+            )
     n = batch.num_rows
-    embedded = np.zeros(n, dtype=np.int64)
-    blank = np.ones(n, dtype=bool)
-    is_header = np.ones(n, dtype=bool) if header else np.zeros(n, dtype=bool)
-    for i, column in enumerate(batch.columns):
-        col = column.cast(pa.string())
-        embedded += pc.fill_null(pc.count_substring(col, "\n"), 0).to_numpy(zero_copy_only=False)
-        blank &= pc.fill_null(pc.equal(pc.utf8_trim_whitespace(col), ""), True).to_numpy(
-            zero_copy_only=False
-        )
-        if header:
-            same = pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(col)), header[i].strip().lower())
-            is_header &= pc.fill_null(same, False).to_numpy(zero_copy_only=False)
-    return embedded, blank, is_header
+    blank = _every_column(
+        n, columns, lambda _, col: pc.equal(pc.utf8_trim_whitespace(col), ""), True
+    )
+    if not header:
+        return embedded, blank, np.zeros(n, dtype=bool)
+
+    def is_name(i: int, col: pa.Array) -> pa.Array:
+        return pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(col)), header[i].strip().lower())
+
+    return embedded, blank, _every_column(n, columns, is_name, False)
+
+
+def _may_hold_newline(col: pa.Array) -> bool:
+    """Whether the string bytes behind ``col`` hold a newline (a cheap scan of its buffer)."""
+    data = col.buffers()[2]
+    return data is not None and bool((np.frombuffer(data, dtype=np.uint8) == 10).any())
+
+
+def _every_column(
+    n: int, columns: list[pa.Array], test: Callable[[int, pa.Array], pa.Array], null_is: bool
+) -> np.ndarray:
+    """Rows where ``test`` holds in every column (a NULL counts as ``null_is``)."""
+    rows = np.arange(n, dtype=np.int64)
+    for i, col in enumerate(columns):
+        if not len(rows):
+            break
+        part = col if len(rows) == len(col) else col.take(pa.array(rows))
+        held = pc.fill_null(test(i, part), null_is).to_numpy(zero_copy_only=False)
+        rows = rows[held]
+    out = np.zeros(n, dtype=bool)
+    out[rows] = True
+    return out
 
 
 def read_delimited(

@@ -32,6 +32,7 @@ from breachwatch.notify.models import CHANNELS
 from breachwatch.notify.outbox import Outbox, now, open_outbox
 from breachwatch.risk.exposure import leaks
 from breachwatch.risk.rules import compute_risk
+from breachwatch.store.schema import raw_value_sql
 from breachwatch.store.workspace import Workspace
 
 BATCH_ROWS = 50_000
@@ -72,7 +73,8 @@ _AVAILABLE = {
 def _recipients_sql(channels: tuple[str, ...], leaked: bool, language_column: bool) -> str:
     language = "$default_language"
     if language_column:
-        raw = "lower(trim(r.raw[list_position(s.column_names, $language_column)]))"
+        position = "list_position(s.column_names, $language_column)"
+        raw = f"lower(trim({raw_value_sql('r', 's.raw_slots', position)}))"
         language = (
             f"CASE WHEN {raw} LIKE 'en%' THEN 'en' WHEN {raw} LIKE 'fr%' THEN 'fr' "
             "ELSE $default_language END"

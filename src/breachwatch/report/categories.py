@@ -1,9 +1,9 @@
 """Categories of people (art. 33(3)(a)) from the registry's own category column.
 
-The column is not a data class: ingest keeps it raw (``records.raw``, named by
-``sources.column_names``). Values are folded (trimmed, lower case); a value held by fewer than
-``MIN_GROUP`` people joins "other", so that a wrongly chosen column (say, e-mails) cannot put
-one person's value in a report.
+The column is not a data class: ingest keeps it raw (``records.raw``, read through
+``raw_value_sql``, named by ``sources.column_names``). Values are folded (trimmed, lower
+case); a value held by fewer than ``MIN_GROUP`` people joins "other", so that a wrongly chosen
+column (say, e-mails) cannot put one person's value in a report.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 from breachwatch.errors import ConfigError
+from breachwatch.store.schema import raw_value_sql
 
 AUTO_COLUMNS = ("categorie", "category", "categories", "categorie_personne", "population")
 MIN_GROUP = 10
@@ -41,7 +42,9 @@ def category_sql(registry_sources: list[dict[str, Any]], wanted: str) -> tuple[s
     for source in registry_sources:
         position = find_column(source["column_names"], wanted)
         if position is not None:
-            cases.append(f"WHEN {int(source['source_id'])} THEN r.raw[{position}]")
+            source_id = int(source["source_id"])
+            slots = f"(SELECT raw_slots FROM sources WHERE source_id = {source_id})"
+            cases.append(f"WHEN {source_id} THEN {raw_value_sql('r', slots, str(position))}")
             name = name or source["column_names"][position - 1]
     if wanted and name is None:
         raise ConfigError(f"report_category_column {wanted!r}: no registry file has such a column")

@@ -32,7 +32,8 @@ def records_columns() -> list[tuple[str, str]]:
         ("source_id", "INTEGER"),
         ("line", "BIGINT"),
         ("record_no", "BIGINT"),
-        # Raw values in source column order; sources.column_names names them.
+        # Raw values in source column order; sources.column_names names them. A value that
+        # reads exactly as its slot's stored value is left out (NULL): raw_values_sql.
         ("raw", "VARCHAR[]"),
     ]
     for slot in SLOTS:
@@ -46,13 +47,35 @@ def records_compression(name: str, sql_type: str) -> str | None:
     Forcing zstd on every string column made the write the largest cost of an ingest. Pinned
     per column instead (decision 0003): repeating classes as a dictionary (dict_fsst), the other
     short normalised strings (identifiers, e-mails, phones: mostly distinct) uncompressed; the
-    raw values (the bulk of the bytes) and free text keep the session's zstd. Same file size,
-    the insert ~25% faster (None: the session's ``force_compression`` decides).
+    raw values uncompressed too, as ingest leaves out those that read as their stored value
+    (zstd on what is left cost ~0.7 CPU s per 1 M rows for 13% of the file); free text keeps
+    the session's zstd (None: the session's ``force_compression`` decides).
     """
+    if name == "raw":
+        return "uncompressed"
     slot = next((s for s in SLOTS if name in {n for n, _ in slot_columns(s)}), None)
     if sql_type != "VARCHAR" or slot is None or slot.data_class == DataClass.FREE_TEXT:
         return None
     return "dict_fsst" if slot.data_class in REPEATING_CLASSES else "uncompressed"
+
+
+def raw_value_sql(record: str, raw_slots: str, position: str) -> str:
+    """SQL of the raw value at 1-based ``position`` of the ``records`` row ``record``.
+
+    Ingest leaves a raw value out where it reads exactly as the stored value of the slot it
+    fills; ``raw_slots`` (SQL of that source's ``sources.raw_slots``, NULL for sources
+    ingested before) names the slot whose value stands in.
+    """
+    cases = " ".join(
+        f"WHEN '{slot.name}' THEN CAST({record}.\"{slot.name}\" AS VARCHAR)" for slot in SLOTS
+    )
+    return f"coalesce({record}.raw[{position}], CASE {raw_slots}[{position}] {cases} END)"
+
+
+def raw_values_sql(record: str, raw_slots: str) -> str:
+    """SQL of every raw value of ``record``, in source column order (see raw_value_sql)."""
+    value = raw_value_sql(record, raw_slots, "bw_i")
+    return f"list_transform(range(1, len({record}.raw) + 1), lambda bw_i: {value})"
 
 
 def create_schema(con: duckdb.DuckDBPyConnection, compression: str | None = None) -> None:
@@ -97,6 +120,9 @@ def create_schema(con: duckdb.DuckDBPyConnection, compression: str | None = None
             UNIQUE (breach, sha256)
         )"""
     )
+    # Per column, the slot whose value stands in for a raw value left out (raw_value_sql);
+    # added after the first release, hence the ALTER (older sources: NULL, raw kept whole).
+    con.execute("ALTER TABLE sources ADD COLUMN IF NOT EXISTS raw_slots VARCHAR[]")
     cols = ",\n".join(
         f'"{name}" {sql_type}' + _using(records_compression(name, sql_type), compression)
         for name, sql_type in records_columns()
@@ -130,10 +156,11 @@ def create_schema(con: duckdb.DuckDBPyConnection, compression: str | None = None
         )"""
     )
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE VIEW records_raw AS
         SELECT r.record_uid, r.breach, r.source_id, r.line, r.record_no,
-               map_from_entries(list_zip(s.column_names, r.raw)) AS raw
+               map_from_entries(list_zip(s.column_names, {raw_values_sql("r", "s.raw_slots")}))
+                   AS raw
         FROM records r JOIN sources s USING (source_id)"""
     )
     con.execute(
