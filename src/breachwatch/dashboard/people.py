@@ -124,9 +124,12 @@ def build(ws: Workspace) -> int:
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     db = sqlite3.connect(partial)
+    # Rows are appended in the order they come (rowid order) and the index on the key is
+    # built once at the end: keys are HMACs, so inserting into a table ordered by them wrote
+    # at a random place of an ever larger file each time (at 17.6 M people, 80 MB a minute).
     db.executescript(
         """PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
-           CREATE TABLE people (key BLOB PRIMARY KEY, sealed BLOB NOT NULL) WITHOUT ROWID;"""
+           CREATE TABLE people (key BLOB NOT NULL, sealed BLOB NOT NULL);"""
     )
 
     def seal(batch: tuple[list[str], list[str]]) -> list[tuple[bytes, bytes]]:
@@ -142,7 +145,7 @@ def build(ws: Workspace) -> int:
     def write(done: Future[list[tuple[bytes, bytes]]]) -> None:
         nonlocal count
         rows = done.result()
-        db.executemany("INSERT OR REPLACE INTO people VALUES (?, ?)", rows)
+        db.executemany("INSERT INTO people VALUES (?, ?)", rows)
         count += len(rows)
 
     workers = os.cpu_count() or 1
@@ -156,6 +159,13 @@ def build(ws: Workspace) -> int:
                     write(pending.popleft())
             while pending:
                 write(pending.popleft())
+        db.execute("PRAGMA cache_size = -262144")  # 256 MB for the index build's sort
+        db.execute("CREATE INDEX people_key ON people (key)")
+        # A record id held twice in the registry: the last row wins, as one look-up shows one.
+        db.execute(
+            "DELETE FROM people WHERE rowid NOT IN (SELECT max(rowid) FROM people GROUP BY key)"
+        )
+        count = int(db.execute("SELECT count(*) FROM people").fetchone()[0])
         db.commit()
         db.close()
         os.replace(partial, target)

@@ -219,10 +219,16 @@ STORE_CHUNK = 1_000_000
 def _store_affected(ws: Workspace, breach: str) -> None:
     """One row per affected registry person, a range of registry uids at a time."""
     ws.con.execute("DELETE FROM affected WHERE breach = ?", [breach])
-    bounds = ws.con.execute("SELECT min(record_uid), max(record_uid) FROM bw_reg").fetchone()
-    if bounds is None or bounds[0] is None:
-        return
-    for lo in range(int(bounds[0]), int(bounds[1]) + 1, STORE_CHUNK):
+    # Ranges of the linked uids themselves: a registry of several files has uids far apart
+    # (source_id << 40 | record number).
+    chunks = ws.con.execute(
+        """SELECT min(registry_uid), max(registry_uid)
+           FROM (SELECT registry_uid, row_number() OVER (ORDER BY registry_uid) AS n
+                 FROM (SELECT DISTINCT registry_uid FROM affected_links WHERE breach = $breach))
+           GROUP BY (n - 1) // $size ORDER BY 1""",
+        {"breach": breach, "size": STORE_CHUNK},
+    ).fetchall()
+    for lo, hi in chunks:
         ws.con.execute(
             f"""INSERT INTO affected
                 SELECT a.breach, any_value(r.record_id), a.registry_uid,
@@ -238,7 +244,7 @@ def _store_affected(ws: Workspace, breach: str) -> None:
                 WHERE a.breach = $breach AND a.registry_uid BETWEEN $lo AND $hi
                   AND r.record_uid BETWEEN $lo AND $hi
                 GROUP BY a.breach, a.registry_uid""",
-            {"breach": breach, "lo": lo, "hi": lo + STORE_CHUNK - 1},
+            {"breach": breach, "lo": lo, "hi": hi},
         )
 
 
