@@ -122,7 +122,9 @@ def test_a_report_linking_two_waves_merges_them_into_the_older(settings: dict[st
 
 
 def test_counts_over_time_verdicts_and_top_indicators(settings: dict[str, Any]) -> None:
-    start = utc_now().replace(minute=5, second=0, microsecond=0) - timedelta(days=2)
+    # 10:05 two days ago: the first three reports fall on one day whatever the time of the run
+    # (from a start after 23:00 the third crossed midnight).
+    start = (utc_now() - timedelta(days=2)).replace(hour=10, minute=5, second=0, microsecond=0)
     moments = [
         start,
         start + timedelta(minutes=20),
