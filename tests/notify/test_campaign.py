@@ -184,7 +184,7 @@ def test_pause_resume_cancel(tmp_path: Path, smtp_server: SmtpServer) -> None:
     result: dict[str, Any] = {}
     runner = threading.Thread(
         target=lambda: result.update(
-            summary=run_campaign(settings, "c1", operator=APPROVER, rates={"email": 60.0})
+            summary=run_campaign(settings, "c1", operator=APPROVER, rates={"email": 30.0})
         )
     )
     runner.start()
