@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from breachwatch.store.workspace import Workspace, resolve_key, table_exists
+from breachwatch.store.workspace import Workspace, resolve_key, table_exists, uid_ranges
 
 FILE = Path("dashboard") / "people.sqlite"
 BATCH = 20_000
@@ -40,12 +40,6 @@ _REGISTRY = """
     WHERE b.role = 'registry' AND r.record_uid BETWEEN $lo AND $hi
       AND r.record_uid IN (SELECT registry_uid FROM affected
                            WHERE registry_uid BETWEEN $lo AND $hi)
-"""
-_CHUNKS = """
-    SELECT min(registry_uid), max(registry_uid)
-    FROM (SELECT registry_uid, row_number() OVER (ORDER BY registry_uid) AS n
-          FROM (SELECT DISTINCT registry_uid FROM affected))
-    GROUP BY (n - 1) // $size ORDER BY 1
 """
 REGISTRY_FIELDS = (
     "record_id",
@@ -177,7 +171,7 @@ def build(ws: Workspace) -> int:
 
 
 def _batches(ws: Workspace, sql: str) -> Iterator[tuple[list[str], list[str]]]:
-    for lo, hi in ws.con.execute(_CHUNKS, {"size": CHUNK_PEOPLE}).fetchall():
+    for lo, hi in uid_ranges(ws.con, "SELECT DISTINCT registry_uid FROM affected", CHUNK_PEOPLE):
         for batch in ws.con.execute(sql, {"lo": lo, "hi": hi}).fetch_record_batch(BATCH):
             yield batch.column(0).to_pylist(), batch.column(1).to_pylist()
 

@@ -17,7 +17,7 @@ from typing import Any
 from breachwatch.errors import UsageError
 from breachwatch.linkage.deterministic import DETERMINISTIC_TABLE
 from breachwatch.linkage.engine import ENGINES, LinkageEngine, open_engine
-from breachwatch.store.workspace import Workspace
+from breachwatch.store.workspace import Workspace, uid_ranges
 from breachwatch.types import SLOTS, DataClass
 
 # Agreement reported in a deterministic link's explanation.
@@ -219,15 +219,12 @@ STORE_CHUNK = 1_000_000
 def _store_affected(ws: Workspace, breach: str) -> None:
     """One row per affected registry person, a range of registry uids at a time."""
     ws.con.execute("DELETE FROM affected WHERE breach = ?", [breach])
-    # Ranges of the linked uids themselves: a registry of several files has uids far apart
-    # (source_id << 40 | record number).
-    chunks = ws.con.execute(
-        """SELECT min(registry_uid), max(registry_uid)
-           FROM (SELECT registry_uid, row_number() OVER (ORDER BY registry_uid) AS n
-                 FROM (SELECT DISTINCT registry_uid FROM affected_links WHERE breach = $breach))
-           GROUP BY (n - 1) // $size ORDER BY 1""",
-        {"breach": breach, "size": STORE_CHUNK},
-    ).fetchall()
+    chunks = uid_ranges(
+        ws.con,
+        "SELECT DISTINCT registry_uid FROM affected_links WHERE breach = $breach",
+        STORE_CHUNK,
+        {"breach": breach},
+    )
     for lo, hi in chunks:
         ws.con.execute(
             f"""INSERT INTO affected

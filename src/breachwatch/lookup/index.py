@@ -50,7 +50,7 @@ from breachwatch.lookup.identifiers import Kind
 from breachwatch.lookup.keys import LookupKeys, create_keys
 from breachwatch.risk.exposure import ensure_affected, leaks
 from breachwatch.risk.rules import compute_risk
-from breachwatch.store.workspace import Workspace
+from breachwatch.store.workspace import Workspace, uid_ranges
 
 FORMAT_VERSION = 2
 BATCH_ROWS = 20_000
@@ -145,10 +145,6 @@ _IDENTIFIERS = f"""
     ORDER BY person, ident
 """
 
-_CHUNKS = """
-    SELECT min(registry_uid), max(registry_uid), max(person) FROM bw_lookup_people
-    GROUP BY (person - 1) // $size ORDER BY 3
-"""
 
 ENTRY_SCHEMA = pa.schema(
     [
@@ -246,10 +242,7 @@ def build_index(
     con = ws.con
     con.execute(_PEOPLE, {"breach": breach})
     summary.people = _count(con, "SELECT count(*) FROM bw_lookup_people")
-    chunks = [
-        (int(lo), int(hi), int(last))
-        for lo, hi, last in con.execute(_CHUNKS, {"size": CHUNK_PEOPLE}).fetchall()
-    ]
+    chunks = uid_ranges(con, "SELECT registry_uid FROM bw_lookup_people", CHUNK_PEOPLE)
 
     target = summary.path
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -336,7 +329,7 @@ class _Evaluation:
         self,
         cursor: Any,
         breach: str,
-        chunks: list[tuple[int, int, int]],
+        chunks: list[tuple[int, int]],
         out: Path,
         people: int,
         report: Progress,
@@ -386,10 +379,10 @@ class _Evaluation:
 
 
 def _chunked(
-    con: Any, sql: str, params: dict[str, Any], chunks: list[tuple[int, int, int]]
+    con: Any, sql: str, params: dict[str, Any], chunks: list[tuple[int, int]]
 ) -> Iterator[pa.RecordBatch]:
     """The batches of ``sql`` run once per chunk of people, in chunk order."""
-    for lo, hi, _ in chunks:
+    for lo, hi in chunks:
         yield from con.execute(sql, {**params, "lo": lo, "hi": hi}).fetch_record_batch(BATCH_ROWS)
 
 
@@ -417,7 +410,7 @@ def _write_people(
     db: sqlite3.Connection,
     aead: AESGCM,
     aad: bytes,
-    chunks: list[tuple[int, int, int]],
+    chunks: list[tuple[int, int]],
     total: int,
     report: Progress,
 ) -> None:

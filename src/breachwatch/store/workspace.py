@@ -199,6 +199,21 @@ def _connect(root: Path, settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def uid_ranges(
+    con: duckdb.DuckDBPyConnection, uids_sql: str, size: int, params: dict[str, Any] | None = None
+) -> list[tuple[int, int]]:
+    """(first, last) uid of each run of ``size`` consecutive values of ``uids_sql`` (a query of
+    one column of distinct uids), in order: ranges of the values themselves, since uids of
+    different source files lie far apart (source_id << 40)."""
+    rows = con.execute(
+        f"""SELECT min(uid), max(uid)
+            FROM (SELECT uid, row_number() OVER (ORDER BY uid) AS n FROM ({uids_sql}) t(uid))
+            GROUP BY (n - 1) // $size ORDER BY 1""",
+        {**(params or {}), "size": size},
+    ).fetchall()
+    return [(int(lo), int(hi)) for lo, hi in rows]
+
+
 def table_exists(ws: Workspace, name: str) -> bool:
     """Whether the workspace database holds a table ``name`` (optional analysis tables)."""
     row = ws.con.execute(
