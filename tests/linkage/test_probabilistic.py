@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from breachwatch.ingest.pipeline import ingest
+from breachwatch.linkage import probabilistic
 from breachwatch.linkage.probabilistic import ProbabilisticResult, link_probabilistic
 from breachwatch.store.workspace import Workspace
 from breachwatch.synth import generate
@@ -206,3 +207,51 @@ def test_runs_are_repeatable_silent_and_leave_no_trace(
     assert con.execute(
         "SELECT database_name, schema_name FROM duckdb_tables() WHERE table_name = 'prob_repeat'"
     ).fetchall() == [("ws", "main")]
+
+
+def _links(ws: Workspace, table: str) -> list[tuple[int, int, float, str]]:
+    return ws.con.execute(
+        f"SELECT leak_uid, registry_uid, round(match_probability, 9), explanation FROM {table} "
+        "ORDER BY leak_uid"
+    ).fetchall()
+
+
+def test_scoring_against_the_paired_registry_records_changes_no_link(linked: Workspace) -> None:
+    # Only the registry records a blocking rule pairs with a leaked record are scored, with term
+    # frequencies of the whole registry: the same links, probabilities and explanations as
+    # Splink scoring against the whole registry with its own term frequencies.
+    con = linked.con
+    narrowed = link_probabilistic(con, NO_CONTACT, REGISTRY, out_table="prob_narrowed")
+    whole = link_probabilistic(con, NO_CONTACT, REGISTRY, out_table="prob_whole", narrow=False)
+    assert narrowed.pairs_scored == whole.pairs_scored > 0
+    links = _links(linked, "prob_narrowed")
+    assert links == _links(linked, "prob_whole") and len(links) > 2000
+
+
+def test_a_model_trained_on_a_sample_of_a_large_registry_still_links_precisely(
+    linked: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Above TRAIN_REGISTRY_ROWS the model learns u and m on a uniform sample of the registry
+    # (the same one on every run); every registry record is still a candidate.
+    monkeypatch.setattr(probabilistic, "TRAIN_REGISTRY_ROWS", 1000)
+    runs = [
+        link_probabilistic(linked.con, NO_CONTACT, REGISTRY, out_table=f"prob_sampled_{n}")
+        for n in range(2)
+    ]
+    precision, recall = _precision_recall(linked, runs[0].table)
+    assert precision >= 0.99, f"precision {precision:.4f}"
+    assert recall >= 0.95, f"recall {recall:.4f}"
+    assert _links(linked, "prob_sampled_0") == _links(linked, "prob_sampled_1")
+
+
+def test_leaked_records_no_rule_pairs_with_anyone_give_an_empty_table(linked: Workspace) -> None:
+    # No birth date, e-mail, phone, postal code or city: no blocking rule pairs these records.
+    bare = (
+        "SELECT * REPLACE (NULL AS email_match, NULL AS phone, "
+        "CAST(NULL AS DATE) AS date_of_birth, NULL AS birth_year, NULL AS postal_code, "
+        "NULL AS city_match) "
+        "FROM records WHERE breach = 'main'"
+    )
+    result = link_probabilistic(linked.con, bare, REGISTRY, out_table="prob_bare")
+    assert result.candidates > 2000 and result.pairs_scored == 0
+    assert linked.con.execute("SELECT count(*) FROM prob_bare").fetchone() == (0,)
