@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from breachwatch.risk.payload import EXPOSURE_GROUPS_SQL, with_expanded_exposure
 from breachwatch.store.workspace import Workspace, resolve_key, table_exists, uid_ranges
 
 FILE = Path("dashboard") / "people.sqlite"
@@ -73,12 +74,9 @@ def _view_sql(ws: Workspace) -> str:
     """Lists are sorted with ``list_sort`` (structs sort by their first field, then the next)
     rather than by ordered aggregates, which cost about three times as much."""
     exposure = (
-        """(SELECT registry_uid, list_sort(list({'class': data_class, 'breaches': breaches,
-                  'first_exposed': CAST(first_exposed AS VARCHAR), 'added': added_by_breach}))
-                  AS exposure FROM exposure WHERE registry_uid BETWEEN $lo AND $hi
-                  GROUP BY registry_uid)"""
+        f"({EXPOSURE_GROUPS_SQL})"
         if table_exists(ws, "exposure")
-        else "(SELECT NULL::BIGINT AS registry_uid, [] AS exposure WHERE false)"
+        else "(SELECT NULL::BIGINT AS registry_uid, [] AS exposure_groups WHERE false)"
     )
     risk = (
         """(SELECT registry_uid, list_sort(list({'level': level, 'id': risk})) AS risks
@@ -99,7 +97,7 @@ def _view_sql(ws: Workspace) -> str:
         SELECT g.record_id, to_json({{
             'registry': {{{fields}}},
             'breaches': coalesce(a.breaches, []),
-            'exposure': coalesce(e.exposure, []),
+            'exposure_groups': coalesce(e.exposure_groups, []),
             'risks': coalesce(k.risks, [])
         }})::VARCHAR
         FROM g LEFT JOIN a ON a.registry_uid = g.record_uid
@@ -199,5 +197,4 @@ class PeopleFile:
             return None
         sealed: bytes = row[0]
         body = AESGCM(self.seal_key).decrypt(sealed[:12], sealed[12:], key)
-        view: dict[str, Any] = json.loads(body)
-        return view
+        return with_expanded_exposure(json.loads(body))

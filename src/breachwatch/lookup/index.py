@@ -49,6 +49,7 @@ from breachwatch.lookup.evaluator import TAG_BYTES, bucket, bucket_key
 from breachwatch.lookup.identifiers import Kind
 from breachwatch.lookup.keys import LookupKeys, create_keys
 from breachwatch.risk.exposure import ensure_affected, leaks
+from breachwatch.risk.payload import EXPOSURE_GROUPS_SQL, with_expanded_exposure
 from breachwatch.risk.rules import compute_risk
 from breachwatch.store.workspace import Workspace, uid_ranges
 
@@ -160,18 +161,13 @@ _MOBILE = "(starts_with({c}, '+336') OR starts_with({c}, '+337'))"
 # list_sort of the aggregated structs (they sort by their first field, the class, unique per
 # person) rather than an ordered aggregate: three times cheaper at 200 k people.
 _PAYLOADS = f"""
-    WITH exp AS (
-        SELECT registry_uid,
-               list_sort(list({{'class': data_class, 'breaches': breaches,
-                                'first_exposed': first_exposed::VARCHAR,
-                                'added': added_by_breach}})) AS exposure
-        FROM exposure WHERE registry_uid BETWEEN $lo AND $hi GROUP BY registry_uid),
+    WITH exp AS ({EXPOSURE_GROUPS_SQL}),
     rk AS (SELECT registry_uid, list_sort(list(DISTINCT risk)) AS risks FROM risk
            WHERE registry_uid BETWEEN $lo AND $hi GROUP BY registry_uid)
     SELECT p.person, to_json({{
         'record_id': p.record_id,
         'classes': list_sort(p.classes),
-        'exposure': coalesce(exp.exposure, []),
+        'exposure_groups': coalesce(exp.exposure_groups, []),
         'risks': coalesce(rk.risks, []),
         'email': CASE WHEN r.email_valid THEN r.email END,
         'mobile': CASE WHEN r.phone_valid AND {_MOBILE.format(c="r.phone")} THEN r.phone
@@ -527,8 +523,7 @@ class LookupIndex:
             raise WorkspaceError(f"{self.path}: entry points to a missing person")
         sealed: bytes = row[0]
         text = self._aead.decrypt(sealed[:12], sealed[12:], self._aad + str(person).encode())
-        payload: dict[str, Any] = json.loads(text)
-        return payload
+        return with_expanded_exposure(json.loads(text))
 
     def bucket_tags(self, prefix: int, size: int) -> list[bytes]:
         """The tags of one bucket, truncated to ``size`` bytes (for partners)."""
