@@ -895,7 +895,11 @@ def main() -> None:
     )
     parser.add_argument("--json-out", type=Path, default=None)
     parser.add_argument("--dir", type=Path, default=None, help="Work directory (default: temp).")
-    parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="Keep the work directory (reused by the next --keep run).",
+    )
     parser.add_argument(
         "--report-only", type=Path, default=None, help="Print the table of a saved --json-out."
     )
@@ -942,8 +946,16 @@ def run(size: Result, args: argparse.Namespace, work: Path) -> Result:
     started = time.perf_counter()
     _say(f"anchor: libsodium, {size['anchor']:,} operations x 3 ...")
     results["anchor"] = run_step("anchor", size["anchor"], env=env)
-    _say(f"prepare: {size['people']:,} people (synth, ingest, affected) ...")
-    results["prepare"] = run_step("prepare", size["people"], work, env=env)
+    # A kept work directory is prepared once: the next --keep run with the same --dir reuses it.
+    prepared = work / "prepared.json"
+    if prepared.is_file():
+        _say(f"prepare: reusing {work} (prepared by an earlier --keep run)")
+        results["prepare"] = json.loads(prepared.read_text(encoding="utf-8"))
+    else:
+        _say(f"prepare: {size['people']:,} people (synth, ingest, affected) ...")
+        results["prepare"] = run_step("prepare", size["people"], work, env=env)
+        if args.keep:
+            prepared.write_text(json.dumps(results["prepare"]), encoding="utf-8")
     _say("index build ...")
     results["index"] = run_step("index", work, os.cpu_count() or 2, env=env)
     if args.index_only:

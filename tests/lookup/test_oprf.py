@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -370,3 +373,16 @@ def test_key_file_tolerates_surrounding_whitespace(tmp_path: Path) -> None:
     path = tmp_path / "oprf.key"
     path.write_text(f"  {SK_SM.hex().upper()}\r\n\n", encoding="ascii")
     assert oprf.load_key(str(path)) == SK_SM
+
+
+def test_no_copy_of_libsodium_is_left_in_the_temporary_directory() -> None:
+    # rbcl writes its libsodium to a new temporary file on each import; every process that
+    # imports the OPRF (server, index workers) would leave 2.8 MB behind.
+    code = (
+        "import os, sys, breachwatch.lookup.evaluator; "
+        "path = sys.modules['rbcl._sodium'].lib_path; "
+        "print(path, os.path.exists(path))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    path, exists = done.stdout.split()
+    assert path.startswith(tempfile.gettempdir()) and exists == "False"

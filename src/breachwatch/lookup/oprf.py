@@ -18,14 +18,31 @@ evaluates in processes (evaluator.py).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import rbcl
 
 from breachwatch.errors import BreachwatchError
+
+
+def _remove_rbcl_library_copy() -> None:
+    """rbcl writes its bundled libsodium to a new temporary file on every import and never
+    removes it (2.8 MB per process: the server, each index worker, each test run). Once loaded,
+    the library stays mapped after its file is unlinked."""
+    loaded = sys.modules.get("rbcl._sodium")  # the module (the package's ``_sodium`` is the CDLL)
+    path = getattr(loaded, "lib_path", None)
+    if isinstance(path, str) and os.path.basename(path).startswith("tmp"):
+        # Already gone, or another platform's rules: at worst a temporary file is left.
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+_remove_rbcl_library_copy()
 
 __all__ = [
     "CONTEXT_STRING",
