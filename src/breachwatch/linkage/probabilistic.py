@@ -402,7 +402,12 @@ def score_pairs(
     with _quiet_splink():
         inputs = [db_api.register(n, dataset_display_name=n) for n in (LEAK, REGISTRY)]
         if training != REGISTRY:
-            training_inputs = [inputs[0], db_api.register(training, dataset_display_name=training)]
+            # Shown to Splink under the registry's name: its random samples (u, EM) hash that
+            # name with the record uids, so a registry trained on whole draws what it always did.
+            registered = db_api.register(
+                training, dataset_display_name=REGISTRY, table_name=f"{training}_input"
+            )
+            training_inputs = [inputs[0], registered]
         else:
             training_inputs = inputs
         trainer = Linker(training_inputs, _settings(prior), log_level=None)
