@@ -417,13 +417,21 @@ def _one_birth_date_per_record(con: duckdb.DuckDBPyConnection, edges: str) -> No
     """A record without a date of birth whose probabilistic neighbours show several birth
     dates keeps only the edges to its best-scoring neighbour's date (and to neighbours without
     one): those are several people (a father and his namesake son at one address), and a record
-    is one person. Otherwise that single record would weld their clusters into one."""
+    is one person. Otherwise that single record would weld their clusters into one.
+
+    Neighbours of equal weight (a father and his namesake son, the record without a birth date
+    agreeing with both on name and address) are told apart by the least record_uid: without it
+    the choice followed row order, and two runs (or engines) kept different edges. Weights are
+    compared to 1e-6 bits: another engine sums the same weights in another order."""
     con.execute(
-        f"""WITH d AS (SELECT left_uid AS uid, dob_left AS own, dob_right AS other,
-                              match_weight FROM {edges}
+        f"""WITH d AS (SELECT left_uid AS uid, right_uid AS neighbour, dob_left AS own,
+                              dob_right AS other, match_weight FROM {edges}
                        UNION ALL
-                       SELECT right_uid, dob_right, dob_left, match_weight FROM {edges}),
-                 best AS (SELECT uid, arg_max(other, match_weight) AS dob FROM d
+                       SELECT right_uid, left_uid, dob_right, dob_left, match_weight
+                       FROM {edges}),
+                 best AS (SELECT uid,
+                                 arg_max(other, (round(match_weight, 6), -neighbour)) AS dob
+                          FROM d
                           WHERE own IS NULL AND other IS NOT NULL
                           GROUP BY uid HAVING count(DISTINCT other) > 1)
             DELETE FROM {edges} e WHERE EXISTS (
