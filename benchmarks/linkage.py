@@ -3,7 +3,14 @@
 and score both against the generator's truth.
 
     .venv/bin/python benchmarks/linkage.py --people 1000000 [--dir /path/with/space]
+    .venv/bin/python benchmarks/linkage.py --people 20000 --engine both --no-anchor
     .venv/bin/python benchmarks/linkage.py --febrl          # public benchmark (FEBRL4 A x B)
+
+``--engine spark`` runs ``link`` on Spark (``local[2]``, or the ``spark_master`` setting);
+``--engine both`` runs it on DuckDB, then on Spark in a step of its own, and compares Spark's
+clusters with DuckDB's as if DuckDB's were the truth (pairwise and exact-cluster precision and
+recall 1.0: the same clusters). The Spark JVM is a child of the step: its peak resident memory
+(``VmHWM``) and CPU seconds are sampled from /proc every 0.5 s.
 
 Each heavy step (generate, ingest, link, anchor, score) runs in its own process so that its
 peak memory (``ru_maxrss``) is its own. Scores (``breachwatch.linkage.scoring``): pairwise
@@ -30,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import textbook  # benchmarks/textbook.py, next to this script
+from affected import JvmPeak  # benchmarks/affected.py: the Spark JVM's peak memory
 
 LEAKS = ("main", "telecom", "retail", "health", "forum")
 _RESULT = "RESULT "
@@ -103,18 +111,62 @@ def _store_truth(con: Any, truth: dict[str, str]) -> None:
     )
 
 
-def step_link(work: Path, threshold: float, attach: float | None) -> dict[str, Any]:
+def step_link(
+    work: Path, threshold: float, attach: float | None, engine: str = "duckdb"
+) -> dict[str, Any]:
+    from breachwatch.linkage.engine import open_engine
     from breachwatch.linkage.identity import ATTACH_THRESHOLD, cluster_identities
     from breachwatch.store.workspace import open_workspace
 
-    with open_workspace(work / "ws") as ws:
-        report = cluster_identities(
-            ws.con, threshold=threshold, attach_threshold=attach or ATTACH_THRESHOLD
-        )
+    with open_workspace(work / "ws") as ws, JvmPeak() as jvm:
+        with open_engine(ws, engine) as linkage:
+            report = cluster_identities(
+                ws.con,
+                threshold=threshold,
+                attach_threshold=attach or ATTACH_THRESHOLD,
+                engine=linkage,
+            )
         routes = dict(
             ws.con.execute("SELECT route, count(*) FROM cluster_edges GROUP BY 1").fetchall()
         )
-    return {"report": report.__dict__, "edges": routes}
+        # The DuckDB engine's clusters, for the comparison of a Spark run that follows.
+        if engine == "duckdb":
+            ws.con.execute("CREATE OR REPLACE TABLE bench_duckdb_clusters AS FROM clusters")
+        else:
+            routes["same as duckdb"] = _same_as_duckdb(ws.con)
+    return {
+        "report": report.__dict__,
+        "edges": routes,
+        "engine": engine,
+        "jvm_peak_mb": jvm.peak_kb / 1024,
+        "jvm_cpu": jvm.cpu_seconds,
+    }
+
+
+def _same_as_duckdb(con: Any) -> dict[str, float] | None:
+    """Spark's clusters scored against DuckDB's (as the truth): 1.0 everywhere is the same
+    clustering; None when DuckDB's were not kept."""
+    from breachwatch.linkage.scoring import score
+
+    tables = {d[0] for d in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "bench_duckdb_clusters" not in tables:
+        return None
+    s = score(
+        con,
+        """SELECT c.record_uid, c.cluster_id, d.cluster_id AS identity_id
+           FROM clusters c JOIN bench_duckdb_clusters d USING (record_uid)""",
+    )
+    moved = con.execute(
+        """SELECT count(*) FROM clusters c JOIN bench_duckdb_clusters d USING (record_uid)
+           WHERE c.cluster_id <> d.cluster_id"""
+    ).fetchone()[0]
+    return {
+        "pairwise P": s.pairwise.precision,
+        "pairwise R": s.pairwise.recall,
+        "cluster P": s.cluster.precision,
+        "cluster R": s.cluster.recall,
+        "records in another cluster": moved,
+    }
 
 
 def step_anchor(work: Path, threshold: float) -> dict[str, Any]:
@@ -244,7 +296,7 @@ def _ceiling(con: Any) -> None:
     )
 
 
-STEPS = {"generate", "ingest", "link", "anchor", "score"}
+STEPS = {"generate", "ingest", "link", "link-spark", "anchor", "score"}
 
 
 def run_step(step: str, work: Path, args: argparse.Namespace) -> None:
@@ -254,7 +306,9 @@ def run_step(step: str, work: Path, args: argparse.Namespace) -> None:
     elif step == "ingest":
         result = step_ingest(work)
     elif step == "link":
-        result = step_link(work, args.threshold, args.attach_threshold)
+        result = step_link(work, args.threshold, args.attach_threshold, "duckdb")
+    elif step == "link-spark":
+        result = step_link(work, args.threshold, args.attach_threshold, "spark")
     elif step == "anchor":
         result = step_anchor(work, args.threshold)
     else:
@@ -280,8 +334,13 @@ def _child(step: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     line = [x for x in done.stdout.splitlines() if x.startswith(_RESULT)][-1]
     result: dict[str, Any] = json.loads(line[len(_RESULT) :])
     result["load"] = f"{load} -> {_load()}"
+    jvm = (
+        f" + JVM {result['jvm_cpu']:.1f} CPU s, JVM peak {result['jvm_peak_mb']:,.0f} MB"
+        if result.get("jvm_peak_mb")
+        else ""
+    )
     print(
-        f"[{step}] {result['wall']:.1f} s ({result['cpu']:.1f} CPU s), "
+        f"[{step}] {result['wall']:.1f} s ({result['cpu']:.1f} CPU s{jvm}), "
         f"peak {result['peak_mb']:,.0f} MB, load {result['load']}",
         flush=True,
     )
@@ -289,7 +348,9 @@ def _child(step: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def orchestrate(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    steps = ["generate", "ingest", "link"] + ([] if args.no_anchor else ["anchor"]) + ["score"]
+    links = {"duckdb": ["link"], "spark": ["link-spark"], "both": ["link", "link-spark"]}
+    steps = ["generate", "ingest", *links[args.engine]]
+    steps += ([] if args.no_anchor else ["anchor"]) + ["score"]
     if args.steps:
         steps = [s for s in steps if s in args.steps.split(",")]
     results = {step: _child(step, work, args) for step in steps}
@@ -306,12 +367,14 @@ def _print(people: int, results: dict[str, Any]) -> None:
         ingest = results["ingest"]
         print(f"\n{people:,} people, {records:,} records {ingest['records']}")
         print(f"ingest {sum(ingest['seconds'].values()):.1f} s {_rounded(ingest['seconds'])}")
-    if "link" in results:
-        link, report = results["link"], results["link"]["report"]
+    for step in ("link", "link-spark"):
+        if step not in results:
+            continue
+        link, report = results[step], results[step]["report"]
         print(
-            f"link (breachwatch) {link['wall']:.1f} s ({records / link['wall']:,.0f} records/s), "
-            f"peak {link['peak_mb']:,.0f} MB, pairs scored {report['pairs_scored']:,}, "
-            f"clusters {report['clusters']:,}, edges {link['edges']}"
+            f"{step} (breachwatch) {link['wall']:.1f} s ({records / link['wall']:,.0f} "
+            f"records/s), peak {link['peak_mb']:,.0f} MB, pairs scored "
+            f"{report['pairs_scored']:,}, clusters {report['clusters']:,}, edges {link['edges']}"
         )
     if "anchor" in results:
         a = results["anchor"]
@@ -426,6 +489,12 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="work directory (deleted)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--no-anchor", action="store_true", help="skip the textbook model")
+    parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark", "both"),
+        default="duckdb",
+        help="link's engine; both: DuckDB, then Spark, and their clusters compared",
+    )
     parser.add_argument("--febrl", action="store_true", help="FEBRL4 only")
     parser.add_argument(
         "--steps", default=None, help="comma list of steps to (re-)run in a kept --dir"

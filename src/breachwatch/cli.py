@@ -268,7 +268,7 @@ def affected(
     breach: Annotated[str, typer.Option(help="The leak to link to the registry.")],
     registry: Annotated[str | None, typer.Option(help="Registry dataset (if several).")] = None,
     engine: Annotated[
-        str, typer.Option(help="duckdb or spark (needs breachwatch[spark]).")
+        str, typer.Option(help="duckdb or spark (spark needs pyspark, the 'spark' extra).")
     ] = "duckdb",
     threshold: Annotated[
         float, typer.Option(help="Minimum match probability of a probabilistic link.")
@@ -305,25 +305,30 @@ def link(
         ),
     ] = ATTACH_THRESHOLD,
     engine: Annotated[
-        str, typer.Option(help="duckdb (spark: not available for link yet).")
+        str, typer.Option(help="duckdb or spark (spark needs pyspark, the 'spark' extra).")
     ] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master for --engine spark (default: the spark_master setting)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
 ) -> None:
     """Cluster the registry and every leak into identities (one cluster = one person)."""
     from dataclasses import asdict
 
     from breachwatch.linkage.affected import check_linkage_options
-    from breachwatch.linkage.identity import cluster_identities
+    from breachwatch.linkage.engine import open_engine
+    from breachwatch.linkage.identity import cluster_identities, records_to_cluster
     from breachwatch.store.workspace import open_workspace
 
     check_linkage_options(engine, threshold)
-    if engine == "spark":
-        raise UsageError(
-            "--engine spark is not available for link yet (it is for affected); use --engine duckdb"
-        )
     with open_workspace(state.workspace) as ws:
         try:
-            report = cluster_identities(ws.con, threshold, attach_threshold=attach_threshold)
+            records_to_cluster(ws.con)
+            with open_engine(ws, engine, spark_master) as linkage:
+                report = cluster_identities(
+                    ws.con, threshold, attach_threshold=attach_threshold, engine=linkage
+                )
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     if as_json:

@@ -240,6 +240,22 @@ def test_a_record_without_birth_date_joins_one_birth_date_only() -> None:
     assert kept == [(1, 2), (1, 4), (2, 5), (6, 7)]
 
 
+@pytest.mark.parametrize("order", ["ASC", "DESC"])
+def test_a_tie_between_birth_dates_goes_to_the_least_record_uid(order: str) -> None:
+    """X (no date of birth) agrees equally with F (1960) and S (1990), the weights summed in
+    another order by another engine: S, the least record_uid, whatever the rows' order."""
+    con = duckdb.connect()
+    con.execute(
+        f"""CREATE TABLE e AS SELECT * FROM (VALUES
+                (1, 3, 20.0 + 1e-12, NULL, DATE '1960-06-01'),  -- X-F
+                (1, 2, 20.0, NULL, DATE '1990-06-01'))          -- X-S, uid 2 < 3
+            AS t(left_uid, right_uid, match_weight, dob_left, dob_right)
+            ORDER BY right_uid {order}"""
+    )
+    _one_birth_date_per_record(con, "e")
+    assert con.execute("SELECT left_uid, right_uid FROM e").fetchall() == [(1, 2)]
+
+
 def test_a_lone_record_attaches_to_its_only_candidate_cluster() -> None:
     con = duckdb.connect()
     con.execute("ATTACH ':memory:' AS s")

@@ -1,4 +1,5 @@
-"""The Spark engine: the same affected set as DuckDB on the same data, and its bad input.
+"""The Spark engine: the same affected set and the same identity clusters as DuckDB on the same
+data, and its bad input.
 
 Runs Spark for real (``local[2]``, one session for the module); skipped when pyspark or Java is
 missing. The bad-input tests need no JVM: each check fails before Spark starts.
@@ -20,6 +21,8 @@ import pytest
 from breachwatch.errors import UsageError
 from breachwatch.ingest.pipeline import ingest
 from breachwatch.linkage.affected import compute_affected
+from breachwatch.linkage.engine import open_engine
+from breachwatch.linkage.identity import cluster_identities
 from breachwatch.linkage.spark_session import SparkOptions, check_java, spark_session
 from breachwatch.store.workspace import Workspace, init_workspace, open_workspace
 from breachwatch.synth import SynthManifest, generate
@@ -97,6 +100,60 @@ def test_spark_gives_the_affected_set_duckdb_gives(
     assert on_spark.by_route.get("email", 0) > 0
 
 
+@pytest.fixture(scope="module")
+def every_dataset(linked: Workspace, manifest: SynthManifest) -> Workspace:
+    """The registry, telecom and the forum (full names and birth years, no birth dates)."""
+    ingest(linked, [manifest.earlier_leaks["forum"]], "forum")
+    return linked
+
+
+def _clusters(ws: Workspace) -> dict[int, int]:
+    return dict(ws.con.execute("SELECT record_uid, cluster_id FROM clusters").fetchall())
+
+
+def _edges(ws: Workspace) -> dict[tuple[int, int], tuple[str, float, str]]:
+    rows = ws.con.execute(
+        "SELECT left_uid, right_uid, route, match_probability, explanation FROM cluster_edges"
+    ).fetchall()
+    return {(left, right): (route, p, explanation) for left, right, route, p, explanation in rows}
+
+
+def test_link_on_spark_gives_the_clusters_duckdb_gives(
+    every_dataset: Workspace, spark: None
+) -> None:
+    ws = every_dataset
+    on_duckdb = cluster_identities(ws.con)
+    duckdb_clusters, duckdb_edges = _clusters(ws), _edges(ws)
+    with open_engine(ws, "spark") as engine:
+        on_spark = cluster_identities(ws.con, engine=engine)
+    spark_clusters, spark_edges = _clusters(ws), _edges(ws)
+
+    assert spark_clusters == duckdb_clusters  # every record in the same identity
+    assert spark_edges.keys() == duckdb_edges.keys()
+    for pair, (route, probability, explanation) in duckdb_edges.items():
+        other = spark_edges[pair]
+        assert other[0] == route, pair
+        # Floating-point sums in another order: the same probability to 4 decimals.
+        assert other[1] == pytest.approx(probability, abs=1e-4), pair
+        if route != "probabilistic" and route != "attached":
+            assert other[2] == explanation, pair  # the key and what corroborated it
+    assert (on_spark.records, on_spark.clusters, on_spark.multi_record_clusters) == (
+        on_duckdb.records,
+        on_duckdb.clusters,
+        on_duckdb.multi_record_clusters,
+    )
+    assert on_spark.pairs_scored == on_duckdb.pairs_scored
+    routes = {route for route, _, _ in spark_edges.values()}
+    assert {"email", "probabilistic"} <= routes  # keys and Splink both ran on Spark
+    # Forum rows (a full name and a birth year) joined identities on Spark too.
+    joined = ws.con.execute(
+        """SELECT count(*) FROM clusters c WHERE c.breach = 'forum' AND EXISTS (
+               SELECT 1 FROM clusters o WHERE o.cluster_id = c.cluster_id
+               AND o.record_uid <> c.record_uid)"""
+    ).fetchone()
+    assert joined is not None and joined[0] > 0
+
+
 def _cli(
     home: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -162,18 +219,28 @@ def _said(done: subprocess.CompletedProcess[str]) -> str:
     return " ".join(done.stderr.split())
 
 
-def test_without_pyspark_the_cli_names_the_extra(small_ws: Workspace, tmp_path: Path) -> None:
+# Both linkage commands, each as the CLI runs it.
+COMMANDS = pytest.mark.parametrize(
+    "command", [("affected", "--breach", "main"), ("link",)], ids=["affected", "link"]
+)
+
+
+@COMMANDS
+def test_without_pyspark_the_cli_names_the_extra(
+    small_ws: Workspace, tmp_path: Path, command: tuple[str, ...]
+) -> None:
     # A real interpreter where importing pyspark fails, as in an install without the extra.
     (tmp_path / "sitecustomize.py").write_text(_HIDE_PYSPARK, encoding="utf-8")
     path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
     done = _cli_without_workspace_lock(
-        small_ws, "affected", "--breach", "main", "--engine", "spark", env={"PYTHONPATH": path}
+        small_ws, *command, "--engine", "spark", env={"PYTHONPATH": path}
     )
     assert done.returncode == 2, done.stderr
     assert "pip install 'breachwatch[spark]'" in _said(done)
     assert "Traceback" not in done.stderr
 
 
+@COMMANDS
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -181,23 +248,22 @@ def test_without_pyspark_the_cli_names_the_extra(small_ws: Workspace, tmp_path: 
         ({"JAVA_HOME": "", "PATH": "/nonexistent"}, "no java is on PATH"),
     ],
 )
-def test_without_java_a_clear_error(small_ws: Workspace, env: dict[str, str], message: str) -> None:
+def test_without_java_a_clear_error(
+    small_ws: Workspace, env: dict[str, str], message: str, command: tuple[str, ...]
+) -> None:
     # PATH without java: the interpreter is called by its full path, so it still runs.
-    done = _cli_without_workspace_lock(
-        small_ws, "affected", "--breach", "main", "--engine", "spark", env=env
-    )
+    done = _cli_without_workspace_lock(small_ws, *command, "--engine", "spark", env=env)
     assert done.returncode == 2, done.stderr
     assert message in _said(done)
     assert "Traceback" not in done.stderr
 
 
-def test_an_unreachable_master_fails_fast(small_ws: Workspace) -> None:
+@COMMANDS
+def test_an_unreachable_master_fails_fast(small_ws: Workspace, command: tuple[str, ...]) -> None:
     started = time.monotonic()
     done = _cli_without_workspace_lock(
         small_ws,
-        "affected",
-        "--breach",
-        "main",
+        *command,
         "--engine",
         "spark",
         "--spark-master",
@@ -222,7 +288,11 @@ def test_a_master_url_of_unknown_form(small_ws: Workspace, master: str, message:
         compute_affected(small_ws, "main", engine="spark", spark_master=master)
 
 
-def test_link_on_spark_says_it_is_not_there_yet(small_ws: Workspace) -> None:
-    done = _cli_without_workspace_lock(small_ws, "link", "--engine", "spark")
-    assert done.returncode == 2
-    assert "not available for link yet" in _said(done)
+def test_link_on_spark_of_an_empty_workspace_fails_before_spark(ws: Workspace) -> None:
+    # A bogus JAVA_HOME: Spark would fail to start, so the message proves it was never tried.
+    done = _cli_without_workspace_lock(
+        ws, "link", "--engine", "spark", env={"JAVA_HOME": "/nonexistent/jdk"}
+    )
+    assert done.returncode == 2, done.stderr
+    assert "the workspace holds no records" in _said(done)
+    assert "Traceback" not in done.stderr

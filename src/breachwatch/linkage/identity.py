@@ -35,10 +35,15 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from splink import DuckDBAPI, Linker
+from splink.internals.database_api import DatabaseAPI
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 from breachwatch.linkage import ATTACH_THRESHOLD
 from breachwatch.linkage.probabilistic import (
@@ -46,10 +51,12 @@ from breachwatch.linkage.probabilistic import (
     EM_BLOCKINGS,
     EXACT_NAME_DOB_RECALL,
     U_MAX_PAIRS,
+    Scalar,
     _check_arguments,
+    _duckdb_scalar,
     _explanation_sql,
     _level_labels,
-    _predict,
+    _predict_pairs,
     _quiet_splink,
     _regularised,
     _settings,
@@ -57,6 +64,9 @@ from breachwatch.linkage.probabilistic import (
     expectation_maximisation,
     input_select,
 )
+
+if TYPE_CHECKING:
+    from breachwatch.linkage.engine import LinkageEngine
 
 CLUSTERS_TABLE = "clusters"
 EDGES_TABLE = "cluster_edges"
@@ -84,6 +94,16 @@ _KEYS: tuple[tuple[str, int, tuple[tuple[str, str], ...], bool], ...] = (
         True,
     ),
     ("phone", 4, (("phone", "phone_valid"), ("phone_2", "phone_2_valid")), True),
+)
+# The ``records`` columns the key rules read (``key_edges_sql``).
+KEYED_COLUMNS: tuple[str, ...] = (
+    "record_uid",
+    "breach",
+    *sorted({c for _, _, cols, _ in _KEYS for pair in cols for c in pair}),
+    "first_name_match",
+    "postal_code",
+    "city_match",
+    "date_of_birth",
 )
 # Symmetric form of deterministic.py's corroboration: a record pair agrees on the date of birth;
 # or, when either lacks one, on first name and postal code; or, when first names are missing
@@ -131,6 +151,7 @@ def cluster_identities(
     threshold: float = 0.99,
     seed: int = 42,
     attach_threshold: float = ATTACH_THRESHOLD,
+    engine: LinkageEngine | None = None,
 ) -> ClusterReport:
     """Cluster every row of ``records`` into identities.
 
@@ -140,25 +161,28 @@ def cluster_identities(
     the strongest deterministic key when one links them (probability 1), else Splink's pair
     (route ``probabilistic``, or ``attached`` for step 4). ``attach_threshold`` at or above
     ``threshold`` attaches nothing.
+
+    ``engine`` (default: DuckDB, in this process) computes the key edges and scores Splink's
+    pairs (``engine.py``); whichever it is, its results land in the scratch catalog and the
+    rest (birth-date rules, components, attachment, outputs) runs here in DuckDB.
     """
     started = time.perf_counter()
     _check_arguments(threshold, CLUSTERS_TABLE)
     _check_arguments(attach_threshold, CLUSTERS_TABLE)
-    row = con.execute("SELECT count(*) FROM records").fetchone()
-    records = int(row[0]) if row else 0
-    if records == 0:
-        raise ValueError(
-            "the workspace holds no records: there is nothing to cluster (ingest the registry "
-            "with --role registry and the leaks first)"
-        )
+    records = records_to_cluster(con)
+    if engine is None:
+        from breachwatch.linkage.engine import DuckDBEngine
+
+        engine = DuckDBEngine()
     clusters_target = _target_name(con, CLUSTERS_TABLE)
     edges_target = _target_name(con, EDGES_TABLE)
     scratch = f"bw_identity_{uuid.uuid4().hex[:12]}"
     con.execute(f"ATTACH ':memory:' AS {scratch}")
     try:
-        _stage(con, scratch)
-        _deterministic_edges(con, scratch)
-        pairs = _probabilistic_edges(con, scratch, records, threshold, attach_threshold, seed)
+        engine.identity_key_edges(con, scratch)
+        pairs = _probabilistic_edges(
+            con, scratch, records, threshold, attach_threshold, seed, engine
+        )
         _components(con, scratch, ("det_edges", "prob_edges"))
         if _attach_lone_records(con, scratch):
             _components(con, scratch, ("det_edges", "prob_edges", "attach_edges"))
@@ -180,26 +204,47 @@ def cluster_identities(
     )
 
 
-def _stage(con: duckdb.DuckDBPyConnection, scratch: str) -> None:
-    """Copies what the three steps read into the scratch catalog: the key columns for the
-    deterministic step, the compared columns (as probabilistic.py names them) for Splink."""
-    keys = sorted({c for _, _, cols, _ in _KEYS for pair in cols for c in pair})
-    extra = ["first_name_match", "postal_code", "city_match", "date_of_birth"]
+def records_to_cluster(con: duckdb.DuckDBPyConnection) -> int:
+    """The rows of ``records``; none is an error (checked before an engine starts)."""
+    row = con.execute("SELECT count(*) FROM records").fetchone()
+    records = int(row[0]) if row else 0
+    if records == 0:
+        raise ValueError(
+            "the workspace holds no records: there is nothing to cluster (ingest the registry "
+            "with --role registry and the leaks first)"
+        )
+    return records
+
+
+def duckdb_key_edges(con: duckdb.DuckDBPyConnection, scratch: str) -> None:
+    """The DuckDB engine's step 1: table ``det_edges`` from a copy of the key columns."""
     con.execute(
-        f"""CREATE TABLE {scratch}.main.keyed AS
-            SELECT record_uid, breach, {", ".join(keys + extra)} FROM records"""
+        f"CREATE TABLE {scratch}.main.keyed AS SELECT {', '.join(KEYED_COLUMNS)} FROM records"
     )
-    con.execute(f"CREATE TABLE {scratch}.main.{_INPUT} AS SELECT {input_select()} FROM records")
+    store_key_edges(con, scratch, key_edges_sql(f"{scratch}.main.keyed"))
 
 
-def _deterministic_edges(con: duckdb.DuckDBPyConnection, scratch: str) -> None:
-    """Table ``det_edges``: record pairs (left < right) sharing a key value held by at most
-    MAX_KEY_RECORDS records, corroborated where the key needs it; the strongest route per pair."""
+def store_key_edges(con: duckdb.DuckDBPyConnection, scratch: str, edges_sql: str) -> None:
+    """Table ``det_edges`` from ``key_edges_sql``'s rows (run by any engine): the explanation
+    is built here, in DuckDB."""
+    con.execute(
+        f"""CREATE TABLE {scratch}.main.det_edges AS
+            SELECT left_uid, right_uid, route, 1.0::DOUBLE AS match_probability,
+                   CAST(json_object('route', route, 'corroborated_by', corroborated_by)
+                        AS VARCHAR) AS explanation
+            FROM ({edges_sql}) AS edges"""
+    )
+
+
+def key_edges_sql(keyed: str) -> str:
+    """Record pairs (left < right) sharing a key value held by at most MAX_KEY_RECORDS records
+    of ``keyed`` (``KEYED_COLUMNS`` of ``records``), corroborated where the key needs it; the
+    strongest route per pair. Portable SQL: DuckDB and Spark (``min_by`` is DuckDB's
+    ``arg_min``)."""
     parts = []
     for route, priority, columns, corroborate in _KEYS:
         union = " UNION ".join(
-            f"SELECT {col} AS k, record_uid FROM {scratch}.main.keyed WHERE {valid}"
-            for col, valid in columns
+            f"SELECT {col} AS k, record_uid FROM {keyed} WHERE {valid}" for col, valid in columns
         )
         corroboration = f" AND {_CORROBORATION}" if corroborate else ""
         by = _CORROBORATED_BY if corroborate else "NULL"
@@ -209,25 +254,18 @@ def _deterministic_edges(con: duckdb.DuckDBPyConnection, scratch: str) -> None:
                 FROM ({union}) a
                 JOIN (SELECT u.k, count(DISTINCT u.date_of_birth) AS birth_dates
                       FROM (SELECT v.k, v.record_uid, x.date_of_birth FROM ({union}) v
-                            JOIN {scratch}.main.keyed x USING (record_uid)) u
+                            JOIN {keyed} x ON x.record_uid = v.record_uid) u
                       GROUP BY u.k
                       HAVING count(DISTINCT u.record_uid) <= {MAX_KEY_RECORDS}) s ON s.k = a.k
                 JOIN ({union}) b ON a.k = b.k AND a.record_uid < b.record_uid
-                JOIN {scratch}.main.keyed l ON l.record_uid = a.record_uid
-                JOIN {scratch}.main.keyed r ON r.record_uid = b.record_uid
+                JOIN {keyed} l ON l.record_uid = a.record_uid
+                JOIN {keyed} r ON r.record_uid = b.record_uid
                 WHERE true{corroboration}"""
         )
-    con.execute(
-        f"""CREATE TABLE {scratch}.main.det_edges AS
-            SELECT left_uid, right_uid,
-                   arg_min(route, priority) AS route,
-                   1.0::DOUBLE AS match_probability,
-                   CAST(json_object('route', arg_min(route, priority),
-                                    'corroborated_by', arg_min(corroborated_by, priority))
-                        AS VARCHAR) AS explanation
-            FROM ({" UNION ALL ".join(parts)})
-            GROUP BY left_uid, right_uid"""
-    )
+    return f"""SELECT left_uid, right_uid, min_by(route, priority) AS route,
+                      min_by(corroborated_by, priority) AS corroborated_by
+               FROM ({" UNION ALL ".join(parts)}) AS routes
+               GROUP BY left_uid, right_uid"""
 
 
 def _probabilistic_edges(
@@ -237,25 +275,13 @@ def _probabilistic_edges(
     threshold: float,
     attach_threshold: float,
     seed: int,
+    engine: LinkageEngine,
 ) -> int:
     """Tables ``prob_edges`` (pairs at or above ``threshold``) and ``prob_candidates`` (every
     pair at or above ``attach_threshold`` or ``threshold`` where both records hold a birth
     year, of a birth date or alone) from a Splink dedupe_only run; returns the pairs scored."""
     lowest = min(threshold, attach_threshold)
-    cursor = con.cursor()
-    try:
-        cursor.execute(f"USE {scratch}")
-        prior = _prior(cursor, records)
-        with _quiet_splink():
-            db_api = DuckDBAPI(cursor)
-            data = db_api.register(_INPUT, dataset_display_name=_INPUT)
-            trainer = Linker(data, _settings(prior, "dedupe_only"), log_level=None)
-            _train(trainer, cursor, records, seed)
-            model = _regularised(trainer.misc.save_model_to_json())
-            linker = Linker(data, model, log_level=None)
-            pairs = _predict(cursor, linker, lowest)
-    finally:
-        cursor.close()
+    pairs, model = engine.identity_predictions(con, scratch, records, lowest, seed)
     predictions = f"{scratch}.main.predictions"
     columns = {d[0] for d in con.execute(f"SELECT * FROM {predictions} LIMIT 0").description}
     con.execute(
@@ -292,6 +318,74 @@ def _probabilistic_edges(
     return pairs
 
 
+def duckdb_predictions(
+    con: duckdb.DuckDBPyConnection, scratch: str, records: int, threshold: float, seed: int
+) -> tuple[int, dict[str, Any]]:
+    """The DuckDB engine's Splink run: table ``predictions`` in the scratch catalog (pairs at or
+    above ``threshold``); returns the pairs scored and the trained model."""
+    with _scratch_cursor(con, scratch) as cursor:
+        data, scalar = register_identity_input(DuckDBAPI(cursor)), _duckdb_scalar(cursor)
+        model = train_identity_model(data, scalar, records, seed)
+        predictions, pairs = predict_identity_pairs(data, scalar, model, threshold)
+        cursor.execute(f"ALTER TABLE {predictions.physical_name} RENAME TO predictions")
+    return pairs, model
+
+
+def duckdb_identity_model(
+    con: duckdb.DuckDBPyConnection, scratch: str, records: int, seed: int
+) -> dict[str, Any]:
+    """The dedupe model trained in DuckDB, for an engine that scores the pairs elsewhere."""
+    with _scratch_cursor(con, scratch) as cursor:
+        data = register_identity_input(DuckDBAPI(cursor))
+        return train_identity_model(data, _duckdb_scalar(cursor), records, seed)
+
+
+@contextmanager
+def _scratch_cursor(
+    con: duckdb.DuckDBPyConnection, scratch: str
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on table ``identity_input`` (``records`` in the model's columns) of the scratch
+    catalog. A cursor of its own: Splink creates its tables in the default catalog, which must
+    be the scratch one without moving the caller's."""
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {scratch}.main.{_INPUT} AS "
+        f"SELECT {input_select()} FROM records"
+    )
+    cursor = con.cursor()
+    try:
+        cursor.execute(f"USE {scratch}")
+        yield cursor
+    finally:
+        cursor.close()
+
+
+def register_identity_input(db_api: DatabaseAPI[Any]) -> SplinkDataFrame:
+    """Table ``identity_input`` of ``db_api``'s backend as Splink's input (once per API)."""
+    return db_api.register(_INPUT, dataset_display_name=_INPUT)
+
+
+def train_identity_model(
+    data: SplinkDataFrame, scalar: Scalar, records: int, seed: int
+) -> dict[str, Any]:
+    """The dedupe model (prior, u, m) trained on ``data`` (``register_identity_input``), as
+    Splink's JSON in the SQL dialect of its backend."""
+    prior = _prior(scalar, records)
+    with _quiet_splink():
+        trainer = Linker(data, _settings(prior, "dedupe_only"), log_level=None)
+        _train(trainer, scalar, records, seed)
+        return _regularised(trainer.misc.save_model_to_json())
+
+
+def predict_identity_pairs(
+    data: SplinkDataFrame, scalar: Scalar, model: dict[str, Any], threshold: float
+) -> tuple[SplinkDataFrame, int]:
+    """Scores the blocked pairs of ``data`` with ``model`` (JSON in the SQL dialect of its
+    backend): returns the predictions (pairs at or above ``threshold``) and the number of pairs
+    scored."""
+    with _quiet_splink():
+        return _predict_pairs(Linker(data, model, log_level=None), scalar, threshold)
+
+
 def _attach_lone_records(con: duckdb.DuckDBPyConnection, scratch: str) -> int:
     """Table ``attach_edges``: for each record alone in its cluster whose candidate pairs
     (``prob_candidates``) all lead into one cluster, its best such pair. Returns how many."""
@@ -323,13 +417,21 @@ def _one_birth_date_per_record(con: duckdb.DuckDBPyConnection, edges: str) -> No
     """A record without a date of birth whose probabilistic neighbours show several birth
     dates keeps only the edges to its best-scoring neighbour's date (and to neighbours without
     one): those are several people (a father and his namesake son at one address), and a record
-    is one person. Otherwise that single record would weld their clusters into one."""
+    is one person. Otherwise that single record would weld their clusters into one.
+
+    Neighbours of equal weight (a father and his namesake son, the record without a birth date
+    agreeing with both on name and address) are told apart by the least record_uid: without it
+    the choice followed row order, and two runs (or engines) kept different edges. Weights are
+    compared to 1e-6 bits: another engine sums the same weights in another order."""
     con.execute(
-        f"""WITH d AS (SELECT left_uid AS uid, dob_left AS own, dob_right AS other,
-                              match_weight FROM {edges}
+        f"""WITH d AS (SELECT left_uid AS uid, right_uid AS neighbour, dob_left AS own,
+                              dob_right AS other, match_weight FROM {edges}
                        UNION ALL
-                       SELECT right_uid, dob_right, dob_left, match_weight FROM {edges}),
-                 best AS (SELECT uid, arg_max(other, match_weight) AS dob FROM d
+                       SELECT right_uid, left_uid, dob_right, dob_left, match_weight
+                       FROM {edges}),
+                 best AS (SELECT uid,
+                                 arg_max(other, (round(match_weight, 6), -neighbour)) AS dob
+                          FROM d
                           WHERE own IS NULL AND other IS NOT NULL
                           GROUP BY uid HAVING count(DISTINCT other) > 1)
             DELETE FROM {edges} e WHERE EXISTS (
@@ -339,40 +441,39 @@ def _one_birth_date_per_record(con: duckdb.DuckDBPyConnection, edges: str) -> No
     )
 
 
-def _prior(cursor: duckdb.DuckDBPyConnection, records: int) -> float:
+def _prior(scalar: Scalar, records: int) -> float:
     """Probability that two random records are one person: the pairs agreeing exactly on first
     name, last name and date of birth, scaled up by the recall of such agreement on true
     matches, over all pairs."""
-    row = cursor.execute(
+    twins = scalar(
         f"""SELECT sum(n * (n - 1) / 2) FROM (
                 SELECT count(*) AS n FROM {_INPUT}
                 WHERE first_name IS NOT NULL AND last_name IS NOT NULL
                   AND date_of_birth IS NOT NULL
-                GROUP BY first_name, last_name, date_of_birth)"""
-    ).fetchone()
-    expected = max(int(row[0]) if row and row[0] is not None else 0, 1) / EXACT_NAME_DOB_RECALL
+                GROUP BY first_name, last_name, date_of_birth) AS twins"""
+    )
+    expected = max(twins, 1) / EXACT_NAME_DOB_RECALL
     all_pairs = max(records * (records - 1) / 2, 1)
     return min(expected / all_pairs, 0.5)
 
 
-def _train(linker: Linker, cursor: duckdb.DuckDBPyConnection, records: int, seed: int) -> None:
+def _train(linker: Linker, scalar: Scalar, records: int, seed: int) -> None:
     """As probabilistic.py: u from random pairs, m by EM on pairs sharing a date of birth (or
     first and last name), the priors standing in when EM cannot run."""
     linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
     for columns in EM_BLOCKINGS:
-        if expectation_maximisation(linker, _blocked_pairs(cursor, columns), columns, records):
+        if expectation_maximisation(linker, _blocked_pairs(scalar, columns), columns, records):
             break
 
 
-def _blocked_pairs(cursor: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> int:
+def _blocked_pairs(scalar: Scalar, columns: tuple[str, ...]) -> int:
     """Pairs a self equi-join on ``columns`` yields, from per-key counts."""
     cols = ", ".join(columns)
     not_null = " AND ".join(f"{c} IS NOT NULL" for c in columns)
-    row = cursor.execute(
+    return scalar(
         f"""SELECT sum(n * (n - 1) / 2) FROM
-            (SELECT count(*) AS n FROM {_INPUT} WHERE {not_null} GROUP BY {cols})"""
-    ).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+            (SELECT count(*) AS n FROM {_INPUT} WHERE {not_null} GROUP BY {cols}) AS blocks"""
+    )
 
 
 def _components(con: duckdb.DuckDBPyConnection, scratch: str, edges: tuple[str, ...]) -> None:

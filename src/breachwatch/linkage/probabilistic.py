@@ -441,13 +441,6 @@ def _predict_pairs(linker: Linker, scalar: Scalar, threshold: float) -> tuple[Sp
     return predictions, pairs
 
 
-def _predict(cursor: duckdb.DuckDBPyConnection, linker: Linker, threshold: float) -> int:
-    """Scores the blocked pairs into table ``predictions``; returns how many were scored."""
-    predictions, pairs = _predict_pairs(linker, _duckdb_scalar(cursor), threshold)
-    cursor.execute(f"ALTER TABLE {predictions.physical_name} RENAME TO predictions")
-    return pairs
-
-
 def _prior(scalar: Scalar, candidates: int, registry: int) -> float:
     """Probability that a random (leaked, registry) pair is a match.
 

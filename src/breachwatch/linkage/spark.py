@@ -6,6 +6,12 @@ as the very SQL text DuckDB runs (``deterministic_links_sql``); the leftover rec
 on ``SparkAPI`` with the model of ``probabilistic.py``; the links come back as Arrow into the
 DuckDB tables the DuckDB engine fills. Everything between stays in Spark's memory or in its
 encrypted local files (``spark_session.py``).
+
+Identity clustering (``link``) ships the columns of ``records`` its key rules and the model read;
+the key edges (``identity.key_edges_sql``) and Splink's dedupe pairs (``score_identity_pairs``)
+are computed on Spark and come back as Arrow into ``identity.py``'s scratch catalog, where the
+birth-date rules, the connected components and the attachment run in DuckDB as for the DuckDB
+engine: one code path from the edges to the clusters.
 """
 
 from __future__ import annotations
@@ -17,11 +23,22 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
+from splink import Linker
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 from breachwatch.linkage.deterministic import (
     DETERMINISTIC_COLUMNS,
     DETERMINISTIC_TABLE,
     deterministic_steps,
+)
+from breachwatch.linkage.identity import (
+    _INPUT,
+    KEYED_COLUMNS,
+    duckdb_identity_model,
+    key_edges_sql,
+    predict_identity_pairs,
+    register_identity_input,
+    store_key_edges,
 )
 from breachwatch.linkage.probabilistic import (
     INPUT_SOURCE_COLUMNS,
@@ -29,7 +46,10 @@ from breachwatch.linkage.probabilistic import (
     REGISTRY,
     ProbabilisticResult,
     _check_arguments,
+    _explained_columns,
     _level_labels,
+    _quiet_splink,
+    _settings,
     _target_name,
     best_links_sql,
     explained_links_sql,
@@ -47,6 +67,15 @@ if TYPE_CHECKING:
 SHIPPED = ("bw_leak", "bw_reg")
 # Columns of each shipped relation: what the key rules and the model read, nothing else.
 SHIPPED_COLUMNS = tuple(dict.fromkeys(DETERMINISTIC_COLUMNS + INPUT_SOURCE_COLUMNS))
+# What ``link`` ships of ``records`` (as view ``bw_records``): the key rules' and the model's.
+IDENTITY_COLUMNS = tuple(dict.fromkeys(KEYED_COLUMNS + INPUT_SOURCE_COLUMNS))
+IDENTITY_SHIPPED = "bw_records"
+# The columns of Splink's dedupe predictions that identity.py reads besides the explanation's.
+PREDICTION_COLUMNS = tuple(
+    f"{column}_{side}"
+    for column in ("record_uid", "date_of_birth", "birth_year")
+    for side in ("l", "r")
+) + ("match_probability", "match_weight")
 # Rows per Arrow batch read from DuckDB.
 ARROW_BATCH_ROWS = 1_000_000
 
@@ -117,17 +146,65 @@ class SparkEngine:
                 con.unregister("bw_spark_best")
         return ProbabilisticResult(out_table, candidates, pairs, time.perf_counter() - started)
 
+    def identity_key_edges(self, con: duckdb.DuckDBPyConnection, scratch: str) -> None:
+        self._ship_records(con)
+        edges = self.spark.sql(key_edges_sql(IDENTITY_SHIPPED)).toArrow()
+        con.register("bw_spark_edges", edges)
+        try:
+            store_key_edges(con, scratch, "SELECT * FROM bw_spark_edges")
+        finally:
+            con.unregister("bw_spark_edges")
+
+    def identity_predictions(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        scratch: str,
+        records: int,
+        threshold: float,
+        seed: int,
+    ) -> tuple[int, dict[str, Any]]:
+        """Splink's pairs scored on Spark, with the model trained in DuckDB: its training
+        (u from random pairs, EM on a sample of blocked pairs) is bounded whatever the data's
+        size, and each engine draws its random samples differently from one seed, so a model
+        trained on Spark differs slightly and so do a few clusters (BENCHMARKS.md)."""
+        model = duckdb_identity_model(con, scratch, records, seed)
+        self._ship_records(con)
+        staged = self.spark.sql(f"SELECT {input_select()} FROM {IDENTITY_SHIPPED}")
+        self._view(staged.localCheckpoint(eager=True), _INPUT)
+        data = register_identity_input(_splink_api(self.spark))
+        predictions, pairs = predict_identity_pairs(
+            data, self._scalar, _in_dialect_of(data, model), threshold
+        )
+        found = set(self.spark.table(predictions.physical_name).columns)
+        columns = PREDICTION_COLUMNS + tuple(_explained_columns(_level_labels(model), found))
+        table = self.spark.sql(
+            f"SELECT {', '.join(columns)} FROM {predictions.physical_name}"
+        ).toArrow()
+        _to_duckdb(con, table, f"CREATE TABLE {scratch}.main.predictions AS")
+        return pairs, model
+
     def release(self) -> None:
         """Drops what this engine left in the session (which may outlive it)."""
         for name in self._views:
             self.spark.catalog.dropTempView(name)
         self.spark.catalog.clearCache()
 
-    def _ship(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
-        columns = ", ".join(SHIPPED_COLUMNS)
-        reader = con.execute(f"SELECT {columns} FROM {name}").fetch_record_batch(ARROW_BATCH_ROWS)
+    def _ship(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        name: str,
+        source: str | None = None,
+        columns: tuple[str, ...] = SHIPPED_COLUMNS,
+    ) -> None:
+        """DuckDB relation ``source`` (default: ``name``) to Spark view ``name``."""
+        select = f"SELECT {', '.join(columns)} FROM {source or name}"
+        reader = con.execute(select).fetch_record_batch(ARROW_BATCH_ROWS)
         frame = self.spark.createDataFrame(reader.read_all())
         self._view(frame.localCheckpoint(eager=True), name)
+
+    def _ship_records(self, con: duckdb.DuckDBPyConnection) -> None:
+        if IDENTITY_SHIPPED not in self._views:
+            self._ship(con, IDENTITY_SHIPPED, "records", IDENTITY_COLUMNS)
 
     def _stage(self, name: str, sql: str) -> int:
         frame = self.spark.sql(f"SELECT {input_select()} FROM ({sql}) AS src")
@@ -166,6 +243,25 @@ def _splink_api(spark: SparkSession) -> Any:
             return kept
 
     return LocalCheckpointSparkAPI(spark_session=spark, break_lineage_method="persist")
+
+
+def _in_dialect_of(data: SplinkDataFrame, model: dict[str, Any]) -> dict[str, Any]:
+    """The trained dedupe ``model`` (Splink JSON in DuckDB's SQL) in the dialect of ``data``'s
+    backend: the
+    settings rendered for that backend, with the trained prior and each level's m and u copied
+    over (the levels are the same list, in the same order, by construction)."""
+    prior = float(model["probability_two_random_records_match"])
+    with _quiet_splink():
+        linker = Linker(data, _settings(prior, "dedupe_only"), log_level=None)
+        rendered: dict[str, Any] = linker.misc.save_model_to_json()
+    pairs = zip(rendered["comparisons"], model["comparisons"], strict=True)
+    for comparison, trained in pairs:
+        levels = zip(comparison["comparison_levels"], trained["comparison_levels"], strict=True)
+        for level, source in levels:
+            for key in ("m_probability", "u_probability"):
+                if key in source:
+                    level[key] = source[key]
+    return rendered
 
 
 def _to_duckdb(con: duckdb.DuckDBPyConnection, table: pa.Table, create: str) -> None:
