@@ -134,8 +134,15 @@ def _present(raw: str) -> str:
     return f"NULLIF({trimmed}, '')"
 
 
+# Whitespace that collapsing would change: anything but a lone ASCII space (nearly every
+# address has single spaces, which need no rewrite).
+_WS_TO_COLLAPSE = "[" + "".join(f"\\x{{{ord(c):04X}}}" for c in _WS_CHARS if c != " ") + "]|  "
+
+
 def _collapse(expr: str) -> str:
-    return f"CASE WHEN {_has(expr, _WS_RUN)} THEN {_sub(expr, _WS_RUN, ' ')} ELSE {expr} END"
+    return (
+        f"CASE WHEN {_has(expr, _WS_TO_COLLAPSE)} THEN {_sub(expr, _WS_RUN, ' ')} ELSE {expr} END"
+    )
 
 
 # --- NIR ---------------------------------------------------------------------------------------
@@ -410,9 +417,11 @@ def _title(p: str) -> str:
 def _fold(value: str, keep_digits: bool) -> str:
     """Lower-case, accent-free, punctuation as spaces, other non-letters dropped, collapsed."""
     lowered = f"replace(replace(replace(lower({value}), 'œ', 'oe'), 'æ', 'ae'), 'ß', 'ss')"
-    spaced = _sub(f"strip_accents({lowered})", _PUNCTUATION, " ")
-    dropped = _sub(spaced, r"[^\pL0-9 ]" if keep_digits else r"[^\pL ]", "")
-    return f"NULLIF(trim({_sub(dropped, ' +', ' ')}), '')"
+    # Dropping first, then turning each run of punctuation and spaces into one space, gives
+    # what dropping after would, with no third pass to collapse the spaces left around a drop.
+    kept = r"\pL0-9\pP\pZ\s" if keep_digits else r"\pL\pP\pZ\s"
+    dropped = _sub(f"strip_accents({lowered})", f"[^{kept}]", "")
+    return f"NULLIF(trim({_sub(dropped, _PUNCTUATION, ' ')}), '')"
 
 
 def _expand(folded: str, abbreviations: dict[str, str]) -> str:
