@@ -350,6 +350,99 @@ def test_email_agrees_with_email_validator(con: Any, fast_con: Any, values: list
     check_against(con, fast_con, DataClass.EMAIL, values, reference_email)
 
 
+# --- shortcuts vs the full rules ---------------------------------------------------------------
+
+_SPECIAL_OR_NOT = st.sampled_from(["arpa", "LOCAL", "onion", "invalid", "localhost", "fr", "Test"])
+SHORTCUT_SHAPES: dict[DataClass, st.SearchStrategy[str]] = {
+    DataClass.NIR: st.one_of(st.from_regex("[0-9]{15}", fullmatch=True), nirs()),
+    DataClass.PHONE: st.one_of(
+        st.from_regex(normalize._FR_NATIONAL_WRITTEN, fullmatch=True),
+        st.sampled_from(_PHONE_PREFIXES).map(lambda p: p + "12 34 56 78"),
+    ),
+    DataClass.EMAIL: st.one_of(
+        st.from_regex(normalize._EMAIL_EVERYDAY, fullmatch=True),
+        st.builds(
+            lambda local, last: f"{local}@mail.{last}",
+            st.text("ab.-_+", max_size=70),
+            _SPECIAL_OR_NOT,
+        ),
+        emails(),
+    ),
+    DataClass.AGENCY_ID: st.from_regex("[A-Za-z0-9]+", fullmatch=True),
+    DataClass.RECORD_ID: st.from_regex("[ -~]+", fullmatch=True),
+}
+# What a real dump's fields look like: each must take its class's shortcut.
+EVERYDAY_VALUES = {
+    DataClass.NIR: "275063309897947",
+    DataClass.PHONE: "06 47 41 52 92",
+    DataClass.EMAIL: "marie-martine.robert26@outlook.test",
+    DataClass.AGENCY_ID: "2503130K",
+    DataClass.RECORD_ID: "P00000001",
+}
+
+
+def test_every_shortcut_is_tested() -> None:
+    with_shortcut = {c for c in CLASSES if normalize.shortcut_of(c) is not None}
+    assert with_shortcut == set(SHORTCUT_SHAPES) == set(EVERYDAY_VALUES)
+
+
+@pytest.mark.parametrize("cls", list(EVERYDAY_VALUES), ids=str)
+def test_everyday_values_take_the_shortcut(con: duckdb.DuckDBPyConnection, cls: DataClass) -> None:
+    shortcut = normalize.shortcut_of(cls)
+    assert shortcut is not None
+    query = f"SELECT {shortcut.when('raw')} FROM (SELECT ?::VARCHAR AS raw)"
+    row = con.execute(query, [EVERYDAY_VALUES[cls]]).fetchone()
+    assert row == (True,)
+
+
+@pytest.mark.parametrize("cls", list(SHORTCUT_SHAPES), ids=str)
+def test_shortcuts_give_what_the_full_rule_gives(
+    con: duckdb.DuckDBPyConnection, cls: DataClass
+) -> None:
+    """On values of the shortcut's shape and on any text: the same value, invalid or not."""
+    with_shortcut = normalize.value_expr(cls, "raw")
+    full = normalize.value_expr(cls, "raw", shortcut=False)
+    query = f"SELECT raw, {with_shortcut}, {full} FROM (SELECT unnest(?::VARCHAR[]) AS raw)"
+
+    @PROPERTY
+    @given(st.lists(st.one_of(SHORTCUT_SHAPES[cls], _ANY_TEXT), min_size=1, max_size=60))
+    def check(values: list[str]) -> None:
+        for raw, fast, slow in con.execute(query, [values]).fetchall():
+            assert fast == slow, f"{raw!r}: shortcut {fast!r}, full rule {slow!r}"
+
+    check()
+
+
+def _three_pass_fold(value: str, keep_digits: bool) -> str:
+    """The fold as first written (punctuation to spaces, drop, collapse): the reference."""
+    lowered = f"replace(replace(replace(lower({value}), 'œ', 'oe'), 'æ', 'ae'), 'ß', 'ss')"
+    spaced = normalize._sub(f"strip_accents({lowered})", normalize._PUNCTUATION, " ")
+    dropped = normalize._sub(spaced, r"[^\pL0-9 ]" if keep_digits else r"[^\pL ]", "")
+    return f"NULLIF(trim({normalize._sub(dropped, ' +', ' ')}), '')"
+
+
+_MESSY_TEXT = st.one_of(_ANY_TEXT, st.text(" \t\u00a0\u2009-'.,$²½abcÉé0123456789()", max_size=30))
+
+
+@PROPERTY
+@given(st.lists(_MESSY_TEXT, min_size=1, max_size=60))
+def test_fold_and_collapse_as_first_written(con: Any, values: list[str]) -> None:
+    """Two passes instead of three (fold), no rewrite of single spaces (collapse): same text."""
+    run = normalize._sub("raw", normalize._WS_RUN, " ")
+    exprs = [
+        normalize._fold("raw", True),
+        _three_pass_fold("raw", True),
+        normalize._fold("raw", False),
+        _three_pass_fold("raw", False),
+        normalize._collapse("raw"),
+        f"CASE WHEN {normalize._has('raw', normalize._WS_RUN)} THEN {run} ELSE raw END",
+    ]
+    query = f"SELECT raw, {', '.join(exprs)} FROM (SELECT unnest(?::VARCHAR[]) AS raw)"
+    for raw, *got in con.execute(query, [values]).fetchall():
+        assert got[0] == got[1] and got[2] == got[3], f"fold of {raw!r}: {got[:4]}"
+        assert got[4] == got[5], f"collapse of {raw!r}: {got[4:]}"
+
+
 # --- IBAN vs python-stdnum ---------------------------------------------------------------------
 
 _BBAN_SHAPES = {"FR": "nnnnnnnnnncccccccccccnn", "DE": "n" * 18, "GB": "aaaa" + "n" * 14}
