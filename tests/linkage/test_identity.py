@@ -8,6 +8,7 @@ import pytest
 from breachwatch.ingest.pipeline import ingest
 from breachwatch.linkage.identity import (
     ATTACH_THRESHOLD,
+    YEAR_ATTACH_THRESHOLD,
     ClusterReport,
     _attach_lone_records,
     _one_birth_date_per_record,
@@ -152,8 +153,18 @@ def test_edges_join_records_of_one_cluster(clustered: tuple[Workspace, ClusterRe
     edges, distinct, misordered, split, lowest, routes = row
     assert edges == distinct > 0
     assert misordered == split == 0
-    assert lowest >= ATTACH_THRESHOLD
+    assert lowest >= min(ATTACH_THRESHOLD, YEAR_ATTACH_THRESHOLD)
     assert {"nir", "email", "probabilistic"} <= set(routes)
+    # Below the attach threshold, only a record with a birth year but no birth date attaches.
+    row = ws.con.execute(
+        f"""SELECT count(*) FILTER (WHERE NOT (
+                   l.date_of_birth IS NULL AND l.birth_year IS NOT NULL
+                   OR r.date_of_birth IS NULL AND r.birth_year IS NOT NULL))
+            FROM cluster_edges e JOIN records l ON l.record_uid = e.left_uid
+            JOIN records r ON r.record_uid = e.right_uid
+            WHERE e.route = 'attached' AND e.match_probability < {ATTACH_THRESHOLD}"""
+    ).fetchone()
+    assert row == (0,)
     row = ws.con.execute(
         "SELECT min(match_probability) FROM cluster_edges WHERE route <> 'attached'"
     ).fetchone()
@@ -266,7 +277,8 @@ def test_a_lone_record_attaches_to_its_only_candidate_cluster() -> None:
     )
     con.execute(
         """CREATE TABLE s.prob_candidates AS
-           SELECT left_uid, right_uid, match_probability::DOUBLE AS match_probability, explanation
+           SELECT left_uid, right_uid, match_probability::DOUBLE AS match_probability,
+                  explanation, true AS strong, false AS year_only_left, false AS year_only_right
            FROM (VALUES
                (1, 2, 0.7, '{}'), (1, 3, 0.9, '{}'),  -- one candidate cluster: attached to 3
                (4, 5, 0.8, '{}'), (4, 7, 0.6, '{}'),  -- two candidate clusters: stays alone
@@ -279,3 +291,30 @@ def test_a_lone_record_attaches_to_its_only_candidate_cluster() -> None:
         "SELECT left_uid, right_uid, route, match_probability FROM s.attach_edges ORDER BY 1"
     ).fetchall()
     assert rows == [(1, 3, "attached", 0.9), (9, 10, "attached", 0.6)]
+
+
+def test_a_record_with_a_birth_year_only_attaches_through_a_weaker_pair() -> None:
+    """A pair below the attach threshold (``strong`` false) is a candidate for its side that
+    holds a birth year without a birth date (a forum account), never for the other side."""
+    con = duckdb.connect()
+    con.execute("ATTACH ':memory:' AS s")
+    # Clusters: {1} lone forum row, {2, 3}; {4} lone dated record, {5, 6}; {7} lone forum row,
+    # {8, 9} and {10, 11}.
+    con.execute(
+        """CREATE TABLE s.labels AS SELECT * FROM (VALUES (1, 1), (2, 2), (3, 2), (4, 4),
+           (5, 5), (6, 5), (7, 7), (8, 8), (9, 8), (10, 10), (11, 10)) v(uid, label)"""
+    )
+    con.execute(
+        """CREATE TABLE s.prob_candidates AS
+           SELECT left_uid, right_uid, match_probability::DOUBLE AS match_probability,
+                  '{}' AS explanation, strong, year_only_left, year_only_right
+           FROM (VALUES
+               (1, 3, 0.2, false, true, false),   -- the forum row's side: attached to 3
+               (4, 5, 0.2, false, false, true),   -- weak, seen from the dated side: nothing
+               (7, 8, 0.3, false, true, false),   -- a weak pair still competes: two clusters
+               (7, 10, 0.6, true, true, false)
+           ) v(left_uid, right_uid, match_probability, strong, year_only_left, year_only_right)"""
+    )
+    assert _attach_lone_records(con, "s") == 1
+    rows = con.execute("SELECT left_uid, right_uid FROM s.attach_edges").fetchall()
+    assert rows == [(1, 3)]

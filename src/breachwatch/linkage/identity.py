@@ -25,6 +25,9 @@ grouped into identities: one cluster per person, whichever datasets hold them.
    one, a namesake relative at the same address looks the same. A pair scores one
    record against one other; a record with a single candidate identity has no namesake in
    the data to be mistaken for (two candidate clusters: it has, and it stays alone).
+   A record holding a birth year but no birth date (a forum account) has candidates from the
+   lower ``year_attach_threshold``: full name, year and town give it ~6 bits where a birth
+   date gives ~14, and at 0.5 most of them stayed alone (decision 0008).
 
 Splink's working tables live in a private in-memory catalog, detached afterwards (see
 ``probabilistic.py``).
@@ -45,7 +48,7 @@ from splink import DuckDBAPI, Linker
 from splink.internals.database_api import DatabaseAPI
 from splink.internals.splink_dataframe import SplinkDataFrame
 
-from breachwatch.linkage import ATTACH_THRESHOLD
+from breachwatch.linkage import ATTACH_THRESHOLD, YEAR_ATTACH_THRESHOLD
 from breachwatch.linkage.probabilistic import (
     BIRTH_DATES_AGREE,
     EM_BLOCKINGS,
@@ -151,6 +154,7 @@ def cluster_identities(
     threshold: float = 0.99,
     seed: int = 42,
     attach_threshold: float = ATTACH_THRESHOLD,
+    year_attach_threshold: float = YEAR_ATTACH_THRESHOLD,
     engine: LinkageEngine | None = None,
 ) -> ClusterReport:
     """Cluster every row of ``records`` into identities.
@@ -160,7 +164,8 @@ def cluster_identities(
     route, match_probability, explanation)``, one row per linked record pair (left < right):
     the strongest deterministic key when one links them (probability 1), else Splink's pair
     (route ``probabilistic``, or ``attached`` for step 4). ``attach_threshold`` at or above
-    ``threshold`` attaches nothing.
+    ``threshold`` attaches nothing but records holding a birth year without a birth date, which
+    attach from ``year_attach_threshold`` (or ``attach_threshold`` if lower).
 
     ``engine`` (default: DuckDB, in this process) computes the key edges and scores Splink's
     pairs (``engine.py``); whichever it is, its results land in the scratch catalog and the
@@ -169,6 +174,7 @@ def cluster_identities(
     started = time.perf_counter()
     _check_arguments(threshold, CLUSTERS_TABLE)
     _check_arguments(attach_threshold, CLUSTERS_TABLE)
+    _check_arguments(year_attach_threshold, CLUSTERS_TABLE)
     records = records_to_cluster(con)
     if engine is None:
         from breachwatch.linkage.engine import DuckDBEngine
@@ -181,7 +187,13 @@ def cluster_identities(
     try:
         engine.identity_key_edges(con, scratch)
         pairs = _probabilistic_edges(
-            con, scratch, records, threshold, attach_threshold, seed, engine
+            con,
+            scratch,
+            records,
+            threshold,
+            (attach_threshold, year_attach_threshold),
+            seed,
+            engine,
         )
         _components(con, scratch, ("det_edges", "prob_edges"))
         if _attach_lone_records(con, scratch):
@@ -273,14 +285,17 @@ def _probabilistic_edges(
     scratch: str,
     records: int,
     threshold: float,
-    attach_threshold: float,
+    attach_thresholds: tuple[float, float],
     seed: int,
     engine: LinkageEngine,
 ) -> int:
-    """Tables ``prob_edges`` (pairs at or above ``threshold``) and ``prob_candidates`` (every
-    pair at or above ``attach_threshold`` or ``threshold`` where both records hold a birth
-    year, of a birth date or alone) from a Splink dedupe_only run; returns the pairs scored."""
-    lowest = min(threshold, attach_threshold)
+    """Tables ``prob_edges`` (pairs at or above ``threshold``) and ``prob_candidates`` (pairs
+    where both records hold a birth year, of a birth date or alone: every pair at or above the
+    attach threshold, ``strong``, and those of a side without a birth date at or above the year
+    attach threshold) from a Splink dedupe_only run; returns the pairs scored."""
+    attach_threshold = attach_thresholds[0]
+    year_attach = min(attach_thresholds)
+    lowest = min(threshold, year_attach)
     pairs, model = engine.identity_predictions(con, scratch, records, lowest, seed)
     predictions = f"{scratch}.main.predictions"
     columns = {d[0] for d in con.execute(f"SELECT * FROM {predictions} LIMIT 0").description}
@@ -297,16 +312,22 @@ def _probabilistic_edges(
                         ELSE birth_year_r END AS year_left,
                    CASE WHEN record_uid_l < record_uid_r THEN birth_year_r
                         ELSE birth_year_l END AS year_right,
+                   match_probability >= {attach_threshold!r} AS strong,
                    {_explanation_sql(_level_labels(model), columns)} AS explanation
             FROM {predictions}
             WHERE match_probability >= {lowest!r}
               AND {BIRTH_DATES_AGREE}"""
     )
+    # A side with a birth year but no birth date (a forum account) may attach through a pair
+    # weaker than attach_threshold: ``year_only_left`` / ``_right`` say which side it is.
     con.execute(
         f"""CREATE TABLE {scratch}.main.prob_candidates AS
-            SELECT left_uid, right_uid, match_probability, explanation
+            SELECT left_uid, right_uid, match_probability, explanation, strong,
+                   dob_left IS NULL AS year_only_left, dob_right IS NULL AS year_only_right
             FROM {scratch}.main.prob_scored
-            WHERE year_left IS NOT NULL AND year_right IS NOT NULL"""
+            WHERE year_left IS NOT NULL AND year_right IS NOT NULL
+              AND (strong OR (match_probability >= {year_attach!r}
+                              AND (dob_left IS NULL OR dob_right IS NULL)))"""
     )
     con.execute(f"DELETE FROM {scratch}.main.prob_scored WHERE match_probability < {threshold!r}")
     _one_birth_date_per_record(con, f"{scratch}.main.prob_scored")
@@ -388,16 +409,20 @@ def predict_identity_pairs(
 
 def _attach_lone_records(con: duckdb.DuckDBPyConnection, scratch: str) -> int:
     """Table ``attach_edges``: for each record alone in its cluster whose candidate pairs
-    (``prob_candidates``) all lead into one cluster, its best such pair. Returns how many."""
+    (``prob_candidates``) all lead into one cluster, its best such pair. Returns how many.
+
+    A pair below the attach threshold (``strong`` false) is a candidate only for its side that
+    holds a birth year but no birth date; the other side does not see it."""
     s = f"{scratch}.main"
     con.execute(
         f"""CREATE TABLE {s}.attach_edges AS
             WITH lone AS (SELECT label FROM {s}.labels GROUP BY label HAVING count(*) = 1),
                  c AS (SELECT left_uid AS uid, right_uid AS other, match_probability,
                               explanation FROM {s}.prob_candidates
+                       WHERE strong OR year_only_left
                        UNION ALL
                        SELECT right_uid, left_uid, match_probability, explanation
-                       FROM {s}.prob_candidates),
+                       FROM {s}.prob_candidates WHERE strong OR year_only_right),
                  picked AS (
                      SELECT c.uid, arg_max(c.other, c.match_probability) AS other,
                             max(c.match_probability) AS match_probability,
