@@ -90,12 +90,12 @@ EM_MAX_PAIRS = 2e6
 EM_MIN_PAIRS = 200
 # Records Splink's EM probe samples to estimate the blocked pairs when it has to subsample.
 EM_PROBE_RECORDS = 1e5
-# EM blockings, the first that yields enough pairs is used (see _train).
 # Above this many registry records the model is trained on a uniform sample of this size: u
 # and m are rates, which a sample of a million records measures as well as 43 M do.
 TRAIN_REGISTRY_ROWS = 1_000_000
 # Columns whose exact level is adjusted by term frequency (see _name_comparison).
 TF_COLUMNS = ("first_name", "last_name")
+# EM blockings, the first that yields enough pairs is used (see _train).
 EM_BLOCKINGS: tuple[tuple[str, ...], ...] = (("date_of_birth",), ("first_name", "last_name"))
 # Prior m of each comparison's levels (non-null levels, in order): EM's starting point, and
 # what a level keeps when EM cannot train it (a small residual leak, or a typo level a clean

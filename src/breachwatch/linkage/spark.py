@@ -247,9 +247,8 @@ def _splink_api(spark: SparkSession) -> Any:
 
 def _in_dialect_of(data: SplinkDataFrame, model: dict[str, Any]) -> dict[str, Any]:
     """The trained dedupe ``model`` (Splink JSON in DuckDB's SQL) in the dialect of ``data``'s
-    backend: the
-    settings rendered for that backend, with the trained prior and each level's m and u copied
-    over (the levels are the same list, in the same order, by construction)."""
+    backend: the settings rendered for that backend, with the trained prior and each level's m
+    and u copied over (the levels are the same list, in the same order, by construction)."""
     prior = float(model["probability_two_random_records_match"])
     with _quiet_splink():
         linker = Linker(data, _settings(prior, "dedupe_only"), log_level=None)
