@@ -151,25 +151,31 @@ class _Dictionary:
         self.table: pa.Table | None = None
 
     def look_up(self, column: pa.ChunkedArray) -> pa.Table:
-        """The slot's columns for every row of ``column`` (NULL rows stay NULL)."""
-        self._extend(pc.unique(column).drop_null())
-        assert self.table is not None
-        rows = pc.index_in(column, value_set=self.table.column("raw").combine_chunks())
+        """The slot's columns for every row of ``column`` (NULL rows stay NULL).
+
+        One hash of the known values per chunk: the rows are looked up in it, and only the
+        values it lacks are normalised and looked up in the (small) table of fresh ones."""
+        rows = None
+        missing = column
+        if self.table is not None:
+            rows = pc.index_in(column, value_set=self.table.column("raw").combine_chunks())
+            missing = column.filter(pc.is_null(rows))
+        distinct = pc.unique(missing).drop_null()
+        if len(distinct) or self.table is None:
+            known = 0 if self.table is None else self.table.num_rows
+            fresh = self._normalise(distinct)
+            fresh_rows = pc.add(pc.index_in(column, value_set=fresh.column("raw")), known)
+            rows = fresh_rows if rows is None else pc.coalesce(rows, fresh_rows)
+            self.table = fresh if self.table is None else pa.concat_tables([self.table, fresh])
+            self.table = self.table.combine_chunks()
         return self.table.drop_columns(["raw"]).take(rows)
 
-    def _extend(self, distinct: pa.Array) -> None:
-        if self.table is not None:
-            known = self.table.column("raw").combine_chunks()
-            distinct = distinct.filter(pc.invert(pc.is_in(distinct, value_set=known)))
-            if not len(distinct):
-                return
+    def _normalise(self, distinct: pa.Array) -> pa.Table:
         self.con.register(_FRESH, pa.table({"raw": distinct.cast(pa.string())}))
         try:
-            fresh = self.con.execute(self.normalise_sql).fetch_arrow_table()
+            return self.con.execute(self.normalise_sql).fetch_arrow_table()
         finally:
             self.con.unregister(_FRESH)
-        self.table = fresh if self.table is None else pa.concat_tables([self.table, fresh])
-        self.table = self.table.combine_chunks()
 
 
 def _prefetched(chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
