@@ -66,6 +66,7 @@ from breachwatch.linkage.probabilistic import (
     _target_name,
     expectation_maximisation,
     input_select,
+    scratch_cursor,
 )
 
 if TYPE_CHECKING:
@@ -366,18 +367,13 @@ def _scratch_cursor(
     con: duckdb.DuckDBPyConnection, scratch: str
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A cursor on table ``identity_input`` (``records`` in the model's columns) of the scratch
-    catalog. A cursor of its own: Splink creates its tables in the default catalog, which must
-    be the scratch one without moving the caller's."""
+    catalog (``probabilistic.scratch_cursor``)."""
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {scratch}.main.{_INPUT} AS "
         f"SELECT {input_select()} FROM records"
     )
-    cursor = con.cursor()
-    try:
-        cursor.execute(f"USE {scratch}")
+    with scratch_cursor(con, scratch) as cursor:
         yield cursor
-    finally:
-        cursor.close()
 
 
 def register_identity_input(db_api: DatabaseAPI[Any]) -> SplinkDataFrame:

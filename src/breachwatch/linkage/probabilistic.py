@@ -351,11 +351,7 @@ def _run_splink(
     """Trains the model, scores the blocked pairs into ``scratch.main.predictions``.
 
     Returns the number of pairs scored and, per comparison, the label of each gamma value."""
-    # A cursor of its own: Splink creates its tables in the default catalog, which must be
-    # the scratch one without moving the caller's.
-    cursor = con.cursor()
-    try:
-        cursor.execute(f"USE {scratch}")
+    with scratch_cursor(con, scratch) as cursor:
         predictions, pairs, model = score_pairs(
             DuckDBAPI(cursor),
             _duckdb_scalar(cursor),
@@ -367,9 +363,21 @@ def _run_splink(
             tf_tables={column: f"tf_{column}" for column in tf_columns},
         )
         cursor.execute(f"ALTER TABLE {predictions.physical_name} RENAME TO predictions")
+    return pairs, _level_labels(model)
+
+
+@contextmanager
+def scratch_cursor(
+    con: duckdb.DuckDBPyConnection, scratch: str
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor of its own whose default catalog is ``scratch``: Splink creates its tables in
+    the default catalog, which must be the scratch one without moving the caller's."""
+    cursor = con.cursor()
+    try:
+        cursor.execute(f"USE {scratch}")
+        yield cursor
     finally:
         cursor.close()
-    return pairs, _level_labels(model)
 
 
 def _duckdb_scalar(cursor: duckdb.DuckDBPyConnection) -> Scalar:
