@@ -51,9 +51,7 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 from breachwatch.linkage import ATTACH_THRESHOLD, YEAR_ATTACH_THRESHOLD
 from breachwatch.linkage.probabilistic import (
     BIRTH_DATES_AGREE,
-    EM_BLOCKINGS,
     EXACT_NAME_DOB_RECALL,
-    U_MAX_PAIRS,
     Scalar,
     _check_arguments,
     _duckdb_scalar,
@@ -64,9 +62,9 @@ from breachwatch.linkage.probabilistic import (
     _regularised,
     _settings,
     _target_name,
-    expectation_maximisation,
     input_select,
     scratch_cursor,
+    train,
 )
 
 if TYPE_CHECKING:
@@ -389,7 +387,7 @@ def train_identity_model(
     prior = _prior(scalar, records)
     with _quiet_splink():
         trainer = Linker(data, _settings(prior, "dedupe_only"), log_level=None)
-        _train(trainer, scalar, records, seed)
+        train(trainer, seed, records, lambda columns: _blocked_pairs(scalar, columns))
         return _regularised(trainer.misc.save_model_to_json())
 
 
@@ -476,15 +474,6 @@ def _prior(scalar: Scalar, records: int) -> float:
     expected = max(twins, 1) / EXACT_NAME_DOB_RECALL
     all_pairs = max(records * (records - 1) / 2, 1)
     return min(expected / all_pairs, 0.5)
-
-
-def _train(linker: Linker, scalar: Scalar, records: int, seed: int) -> None:
-    """As probabilistic.py: u from random pairs, m by EM on pairs sharing a date of birth (or
-    first and last name), the priors standing in when EM cannot run."""
-    linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
-    for columns in EM_BLOCKINGS:
-        if expectation_maximisation(linker, _blocked_pairs(scalar, columns), columns, records):
-            break
 
 
 def _blocked_pairs(scalar: Scalar, columns: tuple[str, ...]) -> int:

@@ -598,14 +598,21 @@ def _prediction_blocking_rules() -> list[Any]:
 
 
 def _train(linker: Linker, scalar: Scalar, seed: int, registry: str = REGISTRY) -> None:
+    """The leak × ``registry`` model, trained as ``train`` says."""
+    records = scalar(f"SELECT count(*) FROM {LEAK}") + scalar(f"SELECT count(*) FROM {registry}")
+    train(linker, seed, records, lambda columns: _blocked_pairs(scalar, columns, registry))
+
+
+def train(
+    linker: Linker, seed: int, records: int, blocked_pairs: Callable[[tuple[str, ...]], int]
+) -> None:
     """u from random pairs, m by EM on pairs sharing a date of birth: names, address, e-mail
     and phone are free to vary there, and few non-matches share one. Pairs sharing first and
-    last name stand in when the leak holds no date of birth."""
+    last name stand in when the data hold no date of birth; the priors stand in when EM cannot
+    run. ``blocked_pairs`` counts the pairs an equi-join on some columns yields."""
     linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
-    records = scalar(f"SELECT count(*) FROM {LEAK}") + scalar(f"SELECT count(*) FROM {registry}")
     for columns in EM_BLOCKINGS:
-        pairs = _blocked_pairs(scalar, columns, registry)
-        if expectation_maximisation(linker, pairs, columns, records):
+        if expectation_maximisation(linker, blocked_pairs(columns), columns, records):
             break
 
 
