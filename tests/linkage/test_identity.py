@@ -318,3 +318,28 @@ def test_a_record_with_a_birth_year_only_attaches_through_a_weaker_pair() -> Non
     assert _attach_lone_records(con, "s") == 1
     rows = con.execute("SELECT left_uid, right_uid FROM s.attach_edges").fetchall()
     assert rows == [(1, 3)]
+
+
+@pytest.mark.parametrize("order", ["ASC", "DESC"])
+def test_an_attachment_tie_goes_to_the_least_record_uid(order: str) -> None:
+    """Lone record 1 agrees alike with 3 and 2 of one cluster, their probabilities apart by the
+    order in which an engine summed the weights: it attaches to 2 whatever the rows' order."""
+    con = duckdb.connect()
+    con.execute("ATTACH ':memory:' AS s")
+    con.execute(
+        "CREATE TABLE s.labels AS SELECT * FROM (VALUES (1, 1), (2, 2), (3, 2)) v(uid, label)"
+    )
+    con.execute(
+        f"""CREATE TABLE s.prob_candidates AS
+            SELECT left_uid, right_uid, match_probability::DOUBLE AS match_probability,
+                   explanation, true AS strong, false AS year_only_left,
+                   false AS year_only_right
+            FROM (VALUES (1, 3, 0.8 + 1e-13, 'via 3'), (1, 2, 0.8, 'via 2'))
+                 v(left_uid, right_uid, match_probability, explanation)
+            ORDER BY right_uid {order}"""
+    )
+    assert _attach_lone_records(con, "s") == 1
+    rows = con.execute(
+        "SELECT left_uid, right_uid, match_probability, explanation FROM s.attach_edges"
+    ).fetchall()
+    assert rows == [(1, 2, 0.8, "via 2")]

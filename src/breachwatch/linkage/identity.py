@@ -121,7 +121,7 @@ _CORROBORATION = (
     # corroborate with: the key alone links it, if every record holding the key value that has
     # a date of birth has the same one (one person's address, not a family's).
     "OR ((l.date_of_birth IS NULL AND l.first_name_match IS NULL "
-    "OR r.date_of_birth IS NULL AND r.first_name_match IS NULL) AND s.birth_dates <= 1))"
+    "OR r.date_of_birth IS NULL AND r.first_name_match IS NULL) AND l.birth_dates <= 1))"
 )
 _CORROBORATED_BY = (
     "CASE WHEN l.date_of_birth = r.date_of_birth THEN 'date_of_birth' "
@@ -182,7 +182,7 @@ def cluster_identities(
     clusters_target = _target_name(con, CLUSTERS_TABLE)
     edges_target = _target_name(con, EDGES_TABLE)
     scratch = f"bw_identity_{uuid.uuid4().hex[:12]}"
-    con.execute(f"ATTACH ':memory:' AS {scratch}")
+    con.execute(f"ATTACH ':memory:' AS {scratch} (COMPRESS)")
     try:
         engine.identity_key_edges(con, scratch)
         pairs = _probabilistic_edges(
@@ -251,32 +251,48 @@ def key_edges_sql(keyed: str) -> str:
     """Record pairs (left < right) sharing a key value held by at most MAX_KEY_RECORDS records
     of ``keyed`` (``KEYED_COLUMNS`` of ``records``), corroborated where the key needs it; the
     strongest route per pair. Portable SQL: DuckDB and Spark (``min_by`` is DuckDB's
-    ``arg_min``)."""
-    parts = []
-    for route, priority, columns, corroborate in _KEYS:
-        union = " UNION ".join(
-            f"SELECT {col} AS k, record_uid FROM {keyed} WHERE {valid}" for col, valid in columns
-        )
-        corroboration = f" AND {_CORROBORATION}" if corroborate else ""
-        by = _CORROBORATED_BY if corroborate else "NULL"
-        parts.append(
-            f"""SELECT a.record_uid AS left_uid, b.record_uid AS right_uid,
-                       '{route}' AS route, {priority} AS priority, {by} AS corroborated_by
-                FROM ({union}) a
-                JOIN (SELECT u.k, count(DISTINCT u.date_of_birth) AS birth_dates
-                      FROM (SELECT v.k, v.record_uid, x.date_of_birth FROM ({union}) v
-                            JOIN {keyed} x ON x.record_uid = v.record_uid) u
-                      GROUP BY u.k
-                      HAVING count(DISTINCT u.record_uid) <= {MAX_KEY_RECORDS}) s ON s.k = a.k
-                JOIN ({union}) b ON a.k = b.k AND a.record_uid < b.record_uid
-                JOIN {keyed} l ON l.record_uid = a.record_uid
-                JOIN {keyed} r ON r.record_uid = b.record_uid
-                WHERE true{corroboration}"""
-        )
-    return f"""SELECT left_uid, right_uid, min_by(route, priority) AS route,
-                      min_by(corroborated_by, priority) AS corroborated_by
-               FROM ({" UNION ALL ".join(parts)}) AS routes
-               GROUP BY left_uid, right_uid"""
+    ``arg_min``).
+
+    One pass over ``keyed`` lays every (route, key value, record) out with the few columns the
+    corroboration reads; the key values shared by two to MAX_KEY_RECORDS records are found by one
+    aggregation, and the pairs by one self-join of those rows. (Joining the pairs back to
+    ``keyed`` for each side, route by route, made DuckDB spill more than 25 GB at 43 M records.)
+    A record holding the same value in both columns of a route (``email``, ``email_2``) counts
+    once. ``corroborated_by`` is the strongest route's (NULL for a NIR or an agency id, which
+    need none: DuckDB's ``min_by`` skipped the NULL and showed a weaker route's)."""
+    values = []
+    for _, priority, columns, _ in _KEYS:
+        seen: list[tuple[str, str]] = []
+        for col, valid in columns:
+            # The same value in an earlier column of this route: already laid out.
+            again = " OR ".join(f"({v} AND {c} = {col})" for c, v in seen)
+            where = f"{valid} AND NOT ({again})" if again else valid
+            values.append(
+                f"SELECT {priority} AS priority, {col} AS k, record_uid, date_of_birth, "
+                f"first_name_match, postal_code, city_match FROM {keyed} WHERE {where}"
+            )
+            seen.append((col, valid))
+    corroborated = [priority for _, priority, _, corroborate in _KEYS if corroborate]
+    routes = " ".join(f"WHEN {priority} THEN '{route}'" for route, priority, _, _ in _KEYS)
+    needs = ", ".join(str(p) for p in corroborated)
+    return f"""WITH kv AS ({" UNION ALL ".join(values)}),
+               shared AS (SELECT priority, k, count(DISTINCT date_of_birth) AS birth_dates
+                          FROM kv GROUP BY priority, k
+                          HAVING count(*) BETWEEN 2 AND {MAX_KEY_RECORDS}),
+               held AS (SELECT kv.*, s.birth_dates FROM kv
+                        JOIN shared s ON s.priority = kv.priority AND s.k = kv.k),
+               pairs AS (SELECT l.record_uid AS left_uid, r.record_uid AS right_uid, l.priority,
+                                CASE WHEN l.priority IN ({needs}) THEN {_CORROBORATED_BY}
+                                END AS corroborated_by
+                         FROM held l JOIN held r
+                           ON r.priority = l.priority AND r.k = l.k
+                          AND l.record_uid < r.record_uid
+                         WHERE l.priority NOT IN ({needs}) OR {_CORROBORATION})
+               SELECT left_uid, right_uid,
+                      CASE min(priority) {routes} END AS route,
+                      CASE WHEN min(priority) IN ({needs})
+                           THEN min_by(corroborated_by, priority) END AS corroborated_by
+               FROM pairs GROUP BY left_uid, right_uid"""
 
 
 def _probabilistic_edges(
@@ -406,21 +422,26 @@ def _attach_lone_records(con: duckdb.DuckDBPyConnection, scratch: str) -> int:
     (``prob_candidates``) all lead into one cluster, its best such pair. Returns how many.
 
     A pair below the attach threshold (``strong`` false) is a candidate only for its side that
-    holds a birth year but no birth date; the other side does not see it."""
+    holds a birth year but no birth date; the other side does not see it.
+
+    The best pair is the most probable to 1e-9, then the least record_uid: records of one
+    cluster that agree alike with the lone one score the same up to the order in which the
+    engine summed their weights (1e-13), and the choice must not follow that order."""
     s = f"{scratch}.main"
     con.execute(
         f"""CREATE TABLE {s}.attach_edges AS
             WITH lone AS (SELECT label FROM {s}.labels GROUP BY label HAVING count(*) = 1),
-                 c AS (SELECT left_uid AS uid, right_uid AS other, match_probability,
-                              explanation FROM {s}.prob_candidates
-                       WHERE strong OR year_only_left
-                       UNION ALL
-                       SELECT right_uid, left_uid, match_probability, explanation
-                       FROM {s}.prob_candidates WHERE strong OR year_only_right),
+                 cand AS (SELECT left_uid AS uid, right_uid AS other, match_probability,
+                                 explanation FROM {s}.prob_candidates
+                          WHERE strong OR year_only_left
+                          UNION ALL
+                          SELECT right_uid, left_uid, match_probability, explanation
+                          FROM {s}.prob_candidates WHERE strong OR year_only_right),
+                 c AS (SELECT *, (round(match_probability, 9), -other) AS best FROM cand),
                  picked AS (
-                     SELECT c.uid, arg_max(c.other, c.match_probability) AS other,
-                            max(c.match_probability) AS match_probability,
-                            arg_max(c.explanation, c.match_probability) AS explanation
+                     SELECT c.uid, arg_max(c.other, c.best) AS other,
+                            arg_max(c.match_probability, c.best) AS match_probability,
+                            arg_max(c.explanation, c.best) AS explanation
                      FROM c JOIN lone ON lone.label = c.uid
                      JOIN {s}.labels o ON o.uid = c.other
                      GROUP BY c.uid HAVING count(DISTINCT o.label) = 1)
