@@ -16,10 +16,11 @@ Each heavy step (generate, ingest, link, anchor, score) runs in its own process 
 peak memory (``ru_maxrss``) is its own. Scores (``breachwatch.linkage.scoring``): pairwise
 precision / recall / F1, exact-cluster precision / recall / F1 and B-cubed, overall, without
 the forum leak, and per leak (the registry plus that leak), for breachwatch, the textbook
-anchor and the ceiling (the best any method can do with the fields ingest classified: a forum
-account, which holds an e-mail, a city and, when present, a full name and a birth year, can join
-its identity through an e-mail that another record of that identity holds, or through its full
-name and birth year; one with neither stays apart).
+anchor and the ceiling (the best clustering the data allow without linking on a name alone:
+within each true identity, records sharing an identifier, the street address, the birth date,
+or the full name with a town or a birth year are joined; a record sharing nothing but its
+name with its identity stays apart, as does a forum account whose e-mail no other record
+holds and whose name comes without a year or town).
 """
 
 from __future__ import annotations
@@ -268,31 +269,63 @@ def _blocking_pairs(con: Any) -> dict[str, dict[str, int]]:
     return out
 
 
+# Evidence a record can share with another record of its identity, as (kind, value) keys over
+# ``records``: identifiers, the street address, the birth date, and the full name together with
+# a town or a birth year. A name alone is not evidence (namesakes).
+_EVIDENCE = {
+    "nir": "nir",
+    "agency": "agency_id",
+    "email": "email_match",
+    "email ": "email_2_match",
+    "phone": "phone",
+    "phone ": "phone_2",
+    "address": "postal_address_match || '|' || postal_code",
+    "dob": "date_of_birth::VARCHAR",
+    "name, postal code": f"{_FIRST} || '|' || {_LAST} || '|' || postal_code",
+    "name, city": f"{_FIRST} || '|' || {_LAST} || '|' || city_match",
+    "name, year": f"{_FIRST} || '|' || {_LAST} || '|' || {_YEAR}",
+}
+
+
 def _ceiling(con: Any) -> None:
-    """``bench_ceiling(record_uid, cluster_id)``: the truth, except that a forum account stays
-    apart (with the forum duplicates of its identity sharing its e-mail) when nothing it holds
-    can join it: no non-forum record of its identity holds its e-mail, and it lacks a full name
-    or a birth year (with both, names, year and town can join it)."""
+    """``bench_ceiling(record_uid, cluster_id)``: the best clustering the data allow without
+    linking on a name alone. Within each true identity, records are joined when they share an
+    identifier (NIR, agency id, e-mail, phone), the street address, the birth date, or the full
+    name with the postal code, the city or the birth year; each connected group is a cluster.
+    A record that shares nothing but its name with its identity (contacts and address stale, no
+    birth date, another town), or a forum account whose e-mail no other record holds and that
+    has no full name with a year or town, stays apart: no method can tell it from a namesake.
+    Generous: a shared birth date or town counts even where a namesake shares it too."""
+    keys = " UNION ALL ".join(
+        f"SELECT t.record_uid, t.identity_id, '{kind.strip()}' AS k, ({expr})::VARCHAR AS v "
+        f"FROM bench_truth t JOIN records USING (record_uid) WHERE ({expr}) IS NOT NULL"
+        for kind, expr in _EVIDENCE.items()
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE bench_evidence AS
+            WITH k AS ({keys})
+            SELECT k.record_uid AS a, min(k.record_uid) OVER (PARTITION BY identity_id, k, v) AS b
+            FROM k"""
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE bench_labels AS "
+        "SELECT record_uid AS uid, record_uid AS label FROM bench_truth"
+    )
+    # Least record_uid reachable over the evidence edges (label propagation; few rounds: the
+    # edges are stars around each key's least record).
+    while True:
+        changed = con.execute(
+            """UPDATE bench_labels SET label = n.label
+               FROM (SELECT e.a AS uid, min(l.label) AS label FROM (
+                         SELECT a, b FROM bench_evidence UNION ALL SELECT b, a FROM bench_evidence
+                     ) e JOIN bench_labels l ON l.uid = e.b GROUP BY e.a) n
+               WHERE bench_labels.uid = n.uid AND n.label < bench_labels.label"""
+        ).fetchone()[0]
+        if not changed:
+            break
     con.execute(
         """CREATE OR REPLACE TABLE bench_ceiling AS
-           WITH r AS (SELECT t.record_uid, t.breach, t.identity_id, x.email_match, x.email_2_match,
-                             x.email_valid, x.email_2_valid,
-                             coalesce(x.full_name_valid AND x.birth_year_valid, false) AS named
-                      FROM bench_truth t JOIN records x USING (record_uid)),
-                mails AS (SELECT DISTINCT identity_id, email_match AS e FROM r
-                          WHERE breach <> 'forum' AND email_valid
-                          UNION SELECT DISTINCT identity_id, email_2_match FROM r
-                          WHERE breach <> 'forum' AND email_2_valid),
-                reach AS (SELECT r.record_uid,
-                                 r.breach <> 'forum' OR r.named OR EXISTS (
-                                     SELECT 1 FROM mails m WHERE m.identity_id = r.identity_id
-                                     AND m.e = r.email_match AND r.email_valid) AS joined
-                          FROM r)
-           SELECT r.record_uid,
-                  CASE WHEN joined THEN hash(r.identity_id)
-                       ELSE hash(r.identity_id, coalesce(r.email_match, r.record_uid::VARCHAR))
-                  END AS cluster_id
-           FROM r JOIN reach USING (record_uid)"""
+           SELECT uid AS record_uid, label AS cluster_id FROM bench_labels"""
     )
 
 
