@@ -92,3 +92,49 @@ def test_an_older_records_table_gets_the_new_slots() -> None:
         ).fetchall()
     )
     assert types["birth_year"] == "INTEGER"
+
+
+_SPILLER = """
+import sys, time
+from pathlib import Path
+from breachwatch.store.workspace import open_workspace
+ws = open_workspace(Path(sys.argv[1]))
+ws.con.execute("SET memory_limit = '64MB'")
+ws.con.execute("SET threads = 1")
+# A sort far larger than the limit: DuckDB spills it, then this process is killed mid-way.
+ws.con.execute(
+    "CREATE TABLE big AS SELECT range AS i, md5(range::VARCHAR) AS h FROM range(6000000) ORDER BY h"
+)
+"""
+
+
+def test_a_workspace_killed_while_spilling_opens_again(ws_home: Path) -> None:
+    """kill -9 during a spilling query leaves its spill files behind; the next process opens the
+    workspace (DuckDB refuses to start over temp files it did not write) and removes them."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _SPILLER, str(ws_home)])
+    spill_dir = ws_home / "tmp" / f"{proc.pid}"
+    deadline = time.monotonic() + 60
+    spilled: list[Path] = []
+    while time.monotonic() < deadline and proc.poll() is None and not spilled:
+        spilled = [p for d in (ws_home / "tmp").glob(f"{proc.pid}-*") for p in d.iterdir()]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert spilled, f"the query finished without spilling into {spill_dir}-*"
+    with open_workspace(ws_home) as ws:
+        assert ws.con.execute("SELECT 42").fetchone() == (42,)
+        left = [p for p in (ws_home / "tmp").iterdir() if p != ws.temp]
+    assert left == []
+    assert not any((ws_home / "tmp").iterdir())  # its own directory went on close
+
+
+def test_two_readers_spill_apart(ws_home: Path) -> None:
+    _write_secret(ws_home)
+    with open_workspace(ws_home, read_only=True) as a, open_workspace(ws_home, read_only=True) as b:
+        assert a.temp != b.temp
+        assert a.temp.parent == b.temp.parent == ws_home / "tmp"

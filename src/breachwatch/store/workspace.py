@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import secrets
+import shutil
 import sysconfig
 import uuid
 from dataclasses import dataclass
@@ -32,9 +33,11 @@ class Workspace:
     home: Path
     settings: dict[str, Any]
     con: duckdb.DuckDBPyConnection
+    temp: Path  # this connection's spill directory (``_fresh_temp_dir``)
 
     def close(self) -> None:
         self.con.close()
+        shutil.rmtree(self.temp, ignore_errors=True)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """Another connection to the same database, for a second thread, on the workspace's
@@ -154,13 +157,14 @@ def open_workspace(home: Path | None = None, *, read_only: bool = False) -> Work
     root = Path(settings["home"])
     workspace_id(root)
     key = resolve_key(root, settings)
-    con = _connect(root, settings)
+    con, temp = _connect(root, settings)
     mode = ", READ_ONLY" if read_only else ""
     try:
         secret = _sql_quote(key)
         con.execute(f"ATTACH '{root / DB_FILE}' AS {CATALOG} (ENCRYPTION_KEY '{secret}'{mode})")
     except duckdb.IOException as exc:
         con.close()
+        shutil.rmtree(temp, ignore_errors=True)
         if "lock" in str(exc).lower():
             raise WorkspaceError(
                 f"the workspace {root} is in use by another breachwatch process (an ingest or "
@@ -169,14 +173,15 @@ def open_workspace(home: Path | None = None, *, read_only: bool = False) -> Work
         raise KeyError_(f"cannot open the workspace database {root / DB_FILE}: {exc}") from None
     except duckdb.Error as exc:
         con.close()
+        shutil.rmtree(temp, ignore_errors=True)
         raise KeyError_(f"cannot open the workspace database {root / DB_FILE}: {exc}") from None
     con.execute(f"USE {CATALOG}")
     if not read_only:
         create_schema(con, str(settings["storage_compression"]))
-    return Workspace(root, settings, con)
+    return Workspace(root, settings, con, temp)
 
 
-def _connect(root: Path, settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+def _connect(root: Path, settings: dict[str, Any]) -> tuple[duckdb.DuckDBPyConnection, Path]:
     compression = str(settings["storage_compression"])
     if compression not in ("zstd", "auto", "uncompressed"):
         raise ConfigError(
@@ -190,13 +195,43 @@ def _connect(root: Path, settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as exc:
         raise ConfigError(f"invalid memory_limit or threads setting: {exc}") from None
     con.execute(f"LOAD '{httpfs_extension_path()}'")
-    (root / "tmp").mkdir(exist_ok=True)
-    con.execute(f"SET temp_directory = '{_sql_quote(str(root / 'tmp'))}'")
+    temp = _fresh_temp_dir(root)
+    con.execute(f"SET temp_directory = '{_sql_quote(str(temp))}'")
     con.execute("SET temp_file_encryption = true")
     con.execute(f"SET force_compression = '{compression}'")
     # Row order of stored tables carries no meaning (record_no does): let inserts run freely.
     con.execute("SET preserve_insertion_order = false")
-    return con
+    return con, temp
+
+
+def _fresh_temp_dir(root: Path) -> Path:
+    """A spill directory of this connection's own, ``tmp/<pid>-<random>``. Each connection
+    spills apart: read-only openers run side by side, and DuckDB refuses to start over temp
+    files it did not write. Directories of processes that no longer run (a killed ``link``)
+    are removed, as are loose spill files of versions that spilled into ``tmp/`` itself."""
+    base = root / "tmp"
+    base.mkdir(exist_ok=True)
+    for entry in base.iterdir():
+        pid = entry.name.split("-", 1)[0]
+        if entry.is_dir() and pid.isdigit() and "-" in entry.name:
+            if int(pid) == os.getpid() or _running(int(pid)):
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.is_file() and entry.name.startswith("duckdb_temp_"):
+            entry.unlink(missing_ok=True)
+    own = base / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    own.mkdir(mode=0o700)
+    return own
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def uid_ranges(
