@@ -25,6 +25,10 @@ from breachwatch.types import SLOTS, Slot, slot_columns
 
 DICTIONARY_CLASSES = REPEATING_CLASSES
 CHUNK_ROWS = 1_000_000
+# Entries a slot's dictionary may keep across chunks. The synthetic 10 M registry holds ~30 MB
+# of dictionaries in all, but a real dump's addresses may be nearly all distinct (43 M rows:
+# gigabytes, outside DuckDB's memory_limit): past this size a dictionary starts afresh.
+DICTIONARY_CAP = 1_000_000
 # record_uid = source_id << 40 | record_no: unique across the workspace and stable on re-runs.
 UID_SHIFT = 40
 # The name by which statements read their Arrow input (see _execute_over).
@@ -138,7 +142,8 @@ def _raw_sql(column: str, value: str | None) -> str:
 
 
 class _Dictionary:
-    """Raw value → normalised columns of one slot, for every distinct value seen so far."""
+    """Raw value → normalised columns of one slot, for the distinct values seen so far (up to
+    DICTIONARY_CAP of them, then again from empty)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, slot: Slot) -> None:
         self.con = con
@@ -164,7 +169,10 @@ class _Dictionary:
             rows = fresh_rows if rows is None else pc.coalesce(rows, fresh_rows)
             self.table = fresh if self.table is None else pa.concat_tables([self.table, fresh])
             self.table = self.table.combine_chunks()
-        return self.table.drop_columns(["raw"]).take(rows)
+        looked_up = self.table.drop_columns(["raw"]).take(rows)
+        if self.table.num_rows > DICTIONARY_CAP:
+            self.table = None
+        return looked_up
 
     def _normalise(self, distinct: pa.Array) -> pa.Table:
         fresh = pa.table({"raw": distinct.cast(pa.string())})
