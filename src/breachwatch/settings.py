@@ -36,7 +36,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "memory_limit",
         "4GB",
-        "DuckDB memory limit; the process peaks at about this plus 2-3 GB while ingesting.",
+        "DuckDB memory limit; an ingest peaks at about this plus 1 GB (Arrow chunks).",
     ),
     Setting("threads", 0, "DuckDB threads; 0 = one per core."),
     Setting(

@@ -25,10 +25,14 @@ from breachwatch.types import SLOTS, Slot, slot_columns
 
 DICTIONARY_CLASSES = REPEATING_CLASSES
 CHUNK_ROWS = 1_000_000
+# Entries a slot's dictionary may keep across chunks. The synthetic 10 M registry holds ~30 MB
+# of dictionaries in all, but a real dump's addresses may be nearly all distinct (43 M rows:
+# gigabytes, outside DuckDB's memory_limit): past this size a dictionary starts afresh.
+DICTIONARY_CAP = 1_000_000
 # record_uid = source_id << 40 | record_no: unique across the workspace and stable on re-runs.
 UID_SHIFT = 40
-_CHUNK = "bw_chunk"
-_FRESH = "bw_fresh"
+# The name by which statements read their Arrow input (see _execute_over).
+_INPUT = "bw_input"
 _LOOKED_UP_PREFIX = "bw_d_"
 _INLINE_PREFIX = "bw_n_"
 
@@ -89,11 +93,7 @@ class RecordWriter:
                 chunk = chunk.append_column(
                     _LOOKED_UP_PREFIX + field_name, looked_up.column(field_name)
                 )
-        self.con.register(_CHUNK, chunk)
-        try:
-            self.con.execute(self.insert_sql, {"breach": self.breach})
-        finally:
-            self.con.unregister(_CHUNK)
+        _execute_over(self.con, self.insert_sql, chunk, {"breach": self.breach})
 
     def _insert_sql(self) -> str:
         """Inline normalisers in an inner SELECT (computed once, then compared with the raw
@@ -122,7 +122,7 @@ class RecordWriter:
         exprs["raw"] = "[" + ", ".join(_raw_sql(c, values.get(c)) for c in self.columns) + "]"
         exprs["raw"] += "::VARCHAR[]"
         select = ", ".join(f"{exprs[name]} AS {quote(name)}" for name, _ in records_columns())
-        source = f"(SELECT {', '.join(inner)} FROM {_CHUNK} b) b"
+        source = f"(SELECT {', '.join(inner)} FROM {_INPUT} b) b"
         return f"INSERT INTO records SELECT {select} FROM {source}"
 
 
@@ -142,12 +142,13 @@ def _raw_sql(column: str, value: str | None) -> str:
 
 
 class _Dictionary:
-    """Raw value → normalised columns of one slot, for every distinct value seen so far."""
+    """Raw value → normalised columns of one slot, for the distinct values seen so far (up to
+    DICTIONARY_CAP of them, then again from empty)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, slot: Slot) -> None:
         self.con = con
         exprs = ", ".join(f"{e} AS {quote(c)}" for c, e in slot_exprs(slot, "raw").items())
-        self.normalise_sql = f"SELECT raw, {exprs} FROM {_FRESH}"
+        self.normalise_sql = f"SELECT raw, {exprs} FROM {_INPUT}"
         self.table: pa.Table | None = None
 
     def look_up(self, column: pa.ChunkedArray) -> pa.Table:
@@ -168,14 +169,27 @@ class _Dictionary:
             rows = fresh_rows if rows is None else pc.coalesce(rows, fresh_rows)
             self.table = fresh if self.table is None else pa.concat_tables([self.table, fresh])
             self.table = self.table.combine_chunks()
-        return self.table.drop_columns(["raw"]).take(rows)
+        looked_up = self.table.drop_columns(["raw"]).take(rows)
+        if self.table.num_rows > DICTIONARY_CAP:
+            self.table = None
+        return looked_up
 
     def _normalise(self, distinct: pa.Array) -> pa.Table:
-        self.con.register(_FRESH, pa.table({"raw": distinct.cast(pa.string())}))
-        try:
-            return self.con.execute(self.normalise_sql).fetch_arrow_table()
-        finally:
-            self.con.unregister(_FRESH)
+        fresh = pa.table({"raw": distinct.cast(pa.string())})
+        return _execute_over(self.con, self.normalise_sql, fresh).fetch_arrow_table()
+
+
+def _execute_over(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    bw_input: pa.Table,
+    params: dict[str, object] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Run ``sql``, which reads ``bw_input`` by that name: DuckDB finds the variable in this
+    frame (its replacement scan). Not ``register``: an ingest runs in one transaction, and a
+    registered table's view, once dropped, stays in the transaction's undo log until COMMIT,
+    holding its Arrow table, so every chunk stayed alive (4.6 GB of Arrow at 10 M rows)."""
+    return con.execute(sql, params)
 
 
 def _prefetched(chunks: Iterator[pa.Table]) -> Iterator[pa.Table]:
