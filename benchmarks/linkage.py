@@ -302,13 +302,13 @@ def _ceiling(con: Any) -> None:
         for kind, expr in _EVIDENCE.items()
     )
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE bench_evidence AS
+        f"""CREATE OR REPLACE TABLE bench_evidence AS
             WITH k AS ({keys})
             SELECT k.record_uid AS a, min(k.record_uid) OVER (PARTITION BY identity_id, k, v) AS b
             FROM k"""
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE bench_labels AS "
+        "CREATE OR REPLACE TABLE bench_labels AS "
         "SELECT record_uid AS uid, record_uid AS label FROM bench_truth"
     )
     # Least record_uid reachable over the evidence edges (label propagation; few rounds: the
@@ -327,6 +327,8 @@ def _ceiling(con: Any) -> None:
         """CREATE OR REPLACE TABLE bench_ceiling AS
            SELECT uid AS record_uid, label AS cluster_id FROM bench_labels"""
     )
+    con.execute("DROP TABLE bench_evidence")
+    con.execute("DROP TABLE bench_labels")
 
 
 STEPS = {"generate", "ingest", "link", "link-spark", "anchor", "score"}

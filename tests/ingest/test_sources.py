@@ -108,6 +108,18 @@ def test_damaged_gzip_is_a_clear_error(tmp_path: Path) -> None:
         scan(SourceRef(path), _settings())
 
 
+def test_gzip_damaged_in_the_middle_is_a_clear_error(tmp_path: Path) -> None:
+    """Flipped bytes inside the deflate stream: the inflater's own error (ISA-L's is not a
+    zlib.error) becomes the same clear message."""
+    path = tmp_path / "flipped.csv.gz"
+    rows = b"".join(b"%d,name%d,x\n" % (i, i) for i in range(200000))
+    data = bytearray(gzip.compress(rows))
+    data[1000:1100] = bytes(b ^ 0xFF for b in data[1000:1100])
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="damaged compressed data"):
+        scan(SourceRef(path), _settings())
+
+
 @pytest.mark.parametrize("name", ["missing.csv", ""])
 def test_missing_or_directory_input(name: str, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file|is a directory"):

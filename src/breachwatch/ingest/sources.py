@@ -7,7 +7,6 @@ Everything works chunk by chunk (a few MiB at a time) so a 25 GB dump never sits
 from __future__ import annotations
 
 import codecs
-import gzip
 import hashlib
 import io
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+from isal import igzip, isal_zlib
 
 from breachwatch.errors import InputError, Location
 
@@ -117,6 +117,11 @@ def _zip_members(path: Path, max_ratio: int) -> list[SourceRef]:
     return [SourceRef(path, i.filename) for i in infos]
 
 
+# What a damaged .gz or .zip raises while it is read (ISA-L's own error included).
+_ISAL_ERROR: type[BaseException] = isal_zlib.error  # type: ignore[assignment]  # typed as an instance
+_DAMAGED = (OSError, EOFError, zlib.error, _ISAL_ERROR, zipfile.BadZipFile)
+
+
 class _GuardedReader(io.RawIOBase):
     """Counts decompressed bytes and stops a decompression bomb early."""
 
@@ -131,7 +136,7 @@ class _GuardedReader(io.RawIOBase):
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         try:
             n = self._inner.readinto(buffer)  # type: ignore[attr-defined]
-        except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        except _DAMAGED as exc:
             raise InputError(
                 f"damaged compressed data: {exc}", Location(self._ref.display)
             ) from None
@@ -163,7 +168,9 @@ def open_decompressed(ref: SourceRef, settings: dict[str, object]) -> BinaryIO:
     if kind == "none":
         return ref.path.open("rb")
     if kind == "gzip":
-        inner: BinaryIO = gzip.open(ref.path, "rb")  # type: ignore[assignment]  # noqa: SIM115 (returned, closed by the caller)
+        # ISA-L's gzip: the same format, inflated ~3x faster than zlib (a 10 M-row leak is
+        # inflated twice, by the scan and by the parse: decision 0003).
+        inner: BinaryIO = igzip.open(ref.path, "rb")  # type: ignore[assignment]  # noqa: SIM115 (returned, closed by the caller)
         size = ref.path.stat().st_size
     else:
         archive = zipfile.ZipFile(ref.path)
