@@ -89,22 +89,36 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--dir", type=Path, default=None, help="Work directory (default: temp).")
     parser.add_argument("--keep", action="store_true", help="Keep the generated files.")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Reuse the files a --keep run left in --dir (same --people) instead of generating.",
+    )
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="bw-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        _report(args.people, work)
+        _report(args.people, work, args.reuse)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _report(people: int, work: Path) -> None:
-    synth = run_step(["synth", str(people), str(work / "data")])
-    print(f"synth: {people:,} people in {synth['seconds']:.1f} s, peak {synth['peak_mb']:,.0f} MB")
+def _report(people: int, work: Path, reuse: bool) -> None:
+    kept = work / "data" / "manifest.json"
+    if reuse and kept.exists() and json.loads(kept.read_text())["people"] == people:
+        synth = {"registry": work / "data" / "registry.csv"}
+        synth["main_leak"] = work / "data" / "leak_agency.tsv.gz"
+        print(f"synth: reusing the {people:,} people of {work / 'data'}")
+    else:
+        synth = run_step(["synth", str(people), str(work / "data")])
+        print(
+            f"synth: {people:,} people in {synth['seconds']:.1f} s, peak {synth['peak_mb']:,.0f} MB"
+        )
     for role, key in (("registry", "registry"), ("leak", "main_leak")):
         path = Path(str(synth[key]))
         bare = run_step(["bare", str(path), str(work / f"{role}.parquet")])
+        shutil.rmtree(work / f"ws-{role}", ignore_errors=True)  # a kept earlier run's
         ours = run_step(["ingest", str(path), str(work / f"ws-{role}"), role])
         rows = int(ours["rows"])  # type: ignore[call-overload]
         print(

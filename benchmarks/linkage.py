@@ -269,22 +269,22 @@ def _blocking_pairs(con: Any) -> dict[str, dict[str, int]]:
     return out
 
 
-# Evidence a record can share with another record of its identity, as (kind, value) keys over
-# ``records``: identifiers, the street address, the birth date, and the full name together with
+# Evidence a record can share with another record of its identity, as (kind, value expression)
+# over ``records``: identifiers, the street address, the birth date, and the full name together with
 # a town or a birth year. A name alone is not evidence (namesakes).
-_EVIDENCE = {
-    "nir": "nir",
-    "agency": "agency_id",
-    "email": "email_match",
-    "email ": "email_2_match",
-    "phone": "phone",
-    "phone ": "phone_2",
-    "address": "postal_address_match || '|' || postal_code",
-    "dob": "date_of_birth::VARCHAR",
-    "name, postal code": f"{_FIRST} || '|' || {_LAST} || '|' || postal_code",
-    "name, city": f"{_FIRST} || '|' || {_LAST} || '|' || city_match",
-    "name, year": f"{_FIRST} || '|' || {_LAST} || '|' || {_YEAR}",
-}
+_EVIDENCE = (
+    ("nir", "nir"),
+    ("agency id", "agency_id"),
+    ("email", "email_match"),
+    ("email", "email_2_match"),
+    ("phone", "phone"),
+    ("phone", "phone_2"),
+    ("address", "postal_address_match || '|' || postal_code"),
+    ("birth date", "date_of_birth::VARCHAR"),
+    ("name, postal code", f"{_FIRST} || '|' || {_LAST} || '|' || postal_code"),
+    ("name, city", f"{_FIRST} || '|' || {_LAST} || '|' || city_match"),
+    ("name, year", f"{_FIRST} || '|' || {_LAST} || '|' || {_YEAR}"),
+)
 
 
 def _ceiling(con: Any) -> None:
@@ -296,16 +296,21 @@ def _ceiling(con: Any) -> None:
     birth date, another town), or a forum account whose e-mail no other record holds and that
     has no full name with a year or town, stays apart: no method can tell it from a namesake.
     Generous: a shared birth date or town counts even where a namesake shares it too."""
+    columns = ", ".join(f"({expr})::VARCHAR AS e{i}" for i, (_, expr) in enumerate(_EVIDENCE))
     keys = " UNION ALL ".join(
-        f"SELECT t.record_uid, t.identity_id, '{kind.strip()}' AS k, ({expr})::VARCHAR AS v "
-        f"FROM bench_truth t JOIN records USING (record_uid) WHERE ({expr}) IS NOT NULL"
-        for kind, expr in _EVIDENCE.items()
+        f"SELECT record_uid, identity_id, '{kind}' AS k, e{i} AS v FROM r WHERE e{i} IS NOT NULL"
+        for i, (kind, _) in enumerate(_EVIDENCE)
     )
+    # Each record to the least record of its identity holding the same evidence (a star per
+    # value); GROUP BY and a join rather than a window, which does not spill.
     con.execute(
         f"""CREATE OR REPLACE TABLE bench_evidence AS
-            WITH k AS ({keys})
-            SELECT k.record_uid AS a, min(k.record_uid) OVER (PARTITION BY identity_id, k, v) AS b
-            FROM k"""
+            WITH r AS (SELECT t.record_uid, t.identity_id, {columns}
+                       FROM bench_truth t JOIN records USING (record_uid)),
+                 k AS ({keys}),
+                 roots AS (SELECT identity_id, k, v, min(record_uid) AS b FROM k GROUP BY ALL)
+            SELECT k.record_uid AS a, roots.b FROM k JOIN roots USING (identity_id, k, v)
+            WHERE k.record_uid <> roots.b"""
     )
     con.execute(
         "CREATE OR REPLACE TABLE bench_labels AS "
