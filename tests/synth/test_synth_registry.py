@@ -119,7 +119,7 @@ def test_categories_and_registration(registry: list[dict[str, str]]) -> None:
 def test_names_repeat_like_real_names(registry: list[dict[str, str]]) -> None:
     surnames = Counter(r["nom"] for r in registry)
     top = surnames.most_common(1)[0][1] / PEOPLE
-    assert 0.01 < top < 0.08  # a few percent for the most common surname, not a third
-    assert len(surnames) > 200
+    assert 0.001 < top < 0.015  # about 0.3 % for the most common surname (Martin in France)
+    assert len(surnames) > PEOPLE / 4  # a long tail: most surnames are rare
     addresses = Counter((r["adresse"], r["code_postal"]) for r in registry)
     assert addresses.most_common(1)[0][1] > 1  # households share an address

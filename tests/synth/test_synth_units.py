@@ -8,7 +8,7 @@ from breachwatch.synth import engine
 from breachwatch.synth.nir import OrderNumbers, nir_body, nir_key
 from breachwatch.synth.text import PHONE_STYLES, digits, phones, strings
 from breachwatch.synth.unique import SeenSet, permute
-from breachwatch.synth.vocab import email_token, lexicon, zipf_weights
+from breachwatch.synth.vocab import email_token, email_tokens, lexicon, zipf_weights
 
 
 @pytest.mark.parametrize("domain", [1, 7, 1000, 2 * 10**8])
@@ -86,6 +86,11 @@ def test_vocabulary() -> None:
     weights = zipf_weights(400)
     assert abs(weights.sum() - 1) < 1e-9 and weights[0] > 10 * weights[-1]
     assert lex.last.values[0].as_py() == "Martin"
+    assert len(lex.last) > 100_000 and len(set(lex.last.values.to_pylist())) == len(lex.last)
+    # Every name survives the cp1252 leak, and the vectorised e-mail token is the scalar one.
+    for names in (lex.last.values, lex.first_male.values, lex.first_female.values):
+        "|".join(names.to_pylist()).encode("cp1252")
+        assert email_tokens(names).to_pylist() == [email_token(n) for n in names.to_pylist()]
     assert email_token("N'Diaye") == "ndiaye" and email_token("Da Silva") == "dasilva"
     assert email_token("Hélène") == "helene"
     names = lex.places.name.to_pylist()

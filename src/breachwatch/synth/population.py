@@ -21,7 +21,7 @@ from breachwatch.synth import engine, text
 from breachwatch.synth.config import CHUNK_PEOPLE, REFERENCE_DATE, PopulationSpec
 from breachwatch.synth.nir import OrderNumbers, nir_body, nir_key, place_number
 from breachwatch.synth.unique import SeenSet, permute
-from breachwatch.synth.vocab import Lexicon, email_token, lexicon
+from breachwatch.synth.vocab import Lexicon, email_tokens, lexicon
 
 _STREAM = 1  # random stream family of the population (leaks use others)
 _AGENCY_ID_SPACE = 10**7 * 26  # 7 digits and a letter
@@ -128,8 +128,8 @@ class Population:
         )
         self._place_numbers = place_number(self.lex.places.insee)
         self._insee_bytes = text.fixed(self.lex.places.insee.to_pylist())
-        self._first_tokens = pa.array([email_token(n) for n in self._first_names.to_pylist()])
-        self._last_tokens = pa.array([email_token(n) for n in self.lex.last.values.to_pylist()])
+        self._first_tokens = email_tokens(self._first_names)
+        self._last_tokens = email_tokens(self.lex.last.values)
 
     @property
     def identities(self) -> int:

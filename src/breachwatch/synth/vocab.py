@@ -7,12 +7,15 @@ Everything here is built once, from fixed seeds: the geography does not change w
 
 from __future__ import annotations
 
+import importlib
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from faker.providers.address.fr_FR import Provider as AddressProvider
 from faker.providers.person.fr_FR import Provider as PersonProvider
 
@@ -65,6 +68,20 @@ _APOSTROPHE_SURNAMES = (
     "N'Diaye", "D'Almeida", "N'Guessan", "D'Angelo", "L'Huillier", "D'Amico", "N'Dour",
     "L'Hermitte", "M'Bemba", "D'Oliveira",
 )  # fmt: skip
+
+# Faker locales whose surnames and first names are common in France besides the French ones:
+# French-speaking neighbours, and the countries most people born abroad come from.
+_NEIGHBOUR_LOCALES = (
+    "fr_BE", "fr_CH", "fr_CA", "fr_DZ", "it_IT", "es_ES", "pt_PT", "pt_BR", "de_DE", "nl_NL",
+    "ro_RO", "tr_TR", "en_GB", "vi_VN",
+)  # fmt: skip
+_BLEND_LOCALES = ("fr_FR", "fr_BE", "fr_CH", "fr_CA", "it_IT", "es_ES", "pt_PT")
+_SURNAMES = 500_000
+_NAME = re.compile(r"[A-Z][A-Za-z]*(?:[ '-][A-Za-z]+)*")
+# A one-word name cut after its first vowel group and the next letter: Ber|nard, Dup|ont.
+_CUT = re.compile(
+    r"([A-Z][^aeiouyéèêëàâîïôöûü ' -]*[aeiouyéèêëàâîïôöûü]+[^aeiouyéèêëàâîïôöûü ' -])([a-zà-ÿ]{3,})"
+)
 
 # The streets every French town has, ranked first so they are the most frequent.
 _COMMON_STREETS = (
@@ -169,12 +186,20 @@ def email_token(name: str) -> str:
     return "".join(c for c in ascii_fold(name).lower() if c.isalnum() or c == "-")
 
 
+def email_tokens(names: pa.Array) -> pa.Array:
+    """``email_token`` of every name at once."""
+    folded = pc.replace_substring_regex(pc.utf8_normalize(names, "NFKD"), r"\p{Mn}", "")
+    return pc.replace_substring_regex(pc.utf8_lower(folded), r"[^\p{L}\p{N}-]", "")
+
+
 @cache
 def lexicon() -> Lexicon:
     rng = np.random.default_rng(_VOCAB_SEED)
     return Lexicon(
-        first_male=_first_names(rng, PersonProvider.first_names_male, "Jean-"),
-        first_female=_first_names(rng, PersonProvider.first_names_female, "Marie-"),
+        first_male=_first_names(rng, PersonProvider.first_names_male, "Jean-", "first_names_male"),
+        first_female=_first_names(
+            rng, PersonProvider.first_names_female, "Marie-", "first_names_female"
+        ),
         last=_last_names(),
         streets=_streets(rng),
         street_types=tuple(_STREET_TYPES),
@@ -193,27 +218,95 @@ def _unique(names: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _first_names(rng: np.random.Generator, names: tuple[str, ...], compound: str) -> Choices:
+def _first_names(
+    rng: np.random.Generator, names: tuple[str, ...], compound: str, attribute: str
+) -> Choices:
     # Faker's first names are alphabetical: a fixed shuffle decides which ones are common.
     ranked = [str(n) for n in rng.permutation(_unique(names))]
     head = compound.rstrip("-")
     # Jean-Pierre, Marie-Claire: 6 % compound names built on the twelve most common ones.
     compounds = [compound + n for n in ranked[:13] if n != head][:12]
+    # 6 % first names of the neighbouring countries' lists, in a fixed shuffled order.
+    known = set(ranked) | set(compounds)
+    foreign = [str(n) for n in rng.permutation(_foreign_names(attribute)) if n not in known]
     weights = np.concatenate(
-        [0.94 * zipf_weights(len(ranked), 1.0, 5.0), 0.06 * zipf_weights(len(compounds), 1.0, 2.0)]
+        [
+            0.88 * zipf_weights(len(ranked), 1.0, 5.0),
+            0.06 * zipf_weights(len(compounds), 1.0, 2.0),
+            0.06 * zipf_weights(len(foreign), 1.0, 20.0),
+        ]
     )
-    return Choices.of(ranked + compounds, weights)
+    return Choices.of(ranked + compounds + foreign, weights)
 
 
 def _last_names() -> Choices:
-    names = _unique(PersonProvider.last_names)
+    """About 500,000 surnames on a long tail, as in France (some 1.3 M surnames; the most common,
+    Martin, about 0.3 % of people). Ranked: Faker's fr_FR list first (INSEE's order), then the
+    surnames of the countries next door and of those most people born abroad come from, then
+    French-sounding blends of two of those names (Ber|nard + Du|pont → Berpont). Without the tail,
+    43 M people would share 400 surnames (100,000 each): name blocks a hundred times fuller than
+    real ones and namesakes everywhere."""
+    rng = np.random.default_rng(_VOCAB_SEED + 1)
+    head = _unique(PersonProvider.last_names)
+    taken = set(head) | set(_APOSTROPHE_SURNAMES)
+    middle = [n for n in _foreign_names("last_names") if n not in taken]
+    middle = [str(n) for n in rng.permutation(middle)]
+    blends = _blends(rng, _SURNAMES - len(head) - len(middle), taken | set(middle))
+    names = head + middle + blends
     weights = np.concatenate(
         [
-            0.985 * zipf_weights(len(names)),
+            0.985 * zipf_weights(len(names), 1.0, 30.0),
             0.015 * zipf_weights(len(_APOSTROPHE_SURNAMES), 1.0, 3.0),
         ]
     )
     return Choices.of(names + list(_APOSTROPHE_SURNAMES), weights)
+
+
+def _foreign_names(attribute: str) -> list[str]:
+    """The names of ``_NEIGHBOUR_LOCALES`` whose accents fold to ASCII letters and that cp1252
+    can encode."""
+    out: dict[str, None] = {}
+    for locale in _NEIGHBOUR_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for name in getattr(provider, attribute, ()):
+            if _NAME.fullmatch(ascii_fold(name)) and _cp1252(name):
+                out[str(name)] = None
+    return list(out)
+
+
+def _cp1252(name: str) -> bool:
+    """Whether a legacy export (the telecom leak's cp1252 CSV) can hold the name."""
+    try:
+        name.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _blends(rng: np.random.Generator, count: int, taken: set[str]) -> list[str]:
+    """``count`` new surnames, each the start of one French, Italian, Spanish or Portuguese
+    surname (up to its first vowel group) and the end of another, drawn without repeats from
+    all such pairs; none is a name of the lists."""
+    starts: dict[str, None] = {}
+    ends: dict[str, None] = {}
+    for locale in _BLEND_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for name in provider.last_names:
+            cut = _CUT.fullmatch(name)
+            if cut and _cp1252(name):
+                starts[cut.group(1)] = None
+                ends[cut.group(2)] = None
+    start, end = pa.array(list(starts)), pa.array(list(ends))
+    pairs = rng.choice(
+        len(start) * len(end), size=min(2 * count, len(start) * len(end)), replace=False
+    )
+    joined = pc.binary_join_element_wise(
+        start.take(pa.array(pairs // len(end))), end.take(pa.array(pairs % len(end))), ""
+    )
+    out = [n for n in dict.fromkeys(joined.to_pylist()) if n not in taken][:count]
+    if len(out) < count:
+        raise AssertionError(f"only {len(out):,} surname blends for {count:,}")
+    return out
 
 
 def _street_names(rng: np.random.Generator, count: int) -> list[str]:
