@@ -237,13 +237,25 @@ _LAST = (
 _YEAR = "coalesce(birth_year, year(date_of_birth))"
 # Each prediction blocking rule of probabilistic.py as key expressions over ``records``.
 _RULES = {
-    "date_of_birth, postal_code": ("date_of_birth", "postal_code"),
-    "date_of_birth, last_name[:3]": ("date_of_birth", "substr(last_name_match, 1, 3)"),
-    "date_of_birth, first_name[:3]": ("date_of_birth", "substr(first_name_match, 1, 3)"),
-    "postal_code, last_name[:3], first_name[:1]": (
+    "date_of_birth, postal_code, first_name[:1]": (
+        "date_of_birth",
         "postal_code",
+        "substr(first_name_match, 1, 1)",
+    ),
+    "date_of_birth, last_name[:3], first_name[:1]": (
+        "date_of_birth",
         "substr(last_name_match, 1, 3)",
         "substr(first_name_match, 1, 1)",
+    ),
+    "date_of_birth, first_name[:3], last_name[:1]": (
+        "date_of_birth",
+        "substr(first_name_match, 1, 3)",
+        "substr(last_name_match, 1, 1)",
+    ),
+    "postal_code, last_name, first_name[:3]": (
+        "postal_code",
+        "last_name_match",
+        "substr(first_name_match, 1, 3)",
     ),
     "email": ("email_match",),
     "phone": ("phone",),
@@ -256,7 +268,9 @@ _RULES = {
 def _blocking_pairs(con: Any) -> dict[str, dict[str, int]]:
     """Pairs each blocking rule yields on its own (before Splink drops the overlaps), and the
     largest block: what grows with the population when the key's values do not (birth dates,
-    postal codes, name prefixes), unlike e-mails and phones."""
+    postal codes, name prefixes), unlike e-mails and phones. Beside them, the true pairs (two
+    records of one identity) each rule yields, those no other rule yields, and those no rule
+    yields (left to the deterministic keys): what a rule is worth against what it costs."""
     out = {}
     for name, keys in _RULES.items():
         not_null = " AND ".join(f"{k} IS NOT NULL" for k in keys)
@@ -266,6 +280,28 @@ def _blocking_pairs(con: Any) -> dict[str, dict[str, int]]:
                     GROUP BY {", ".join(keys)})"""
         ).fetchone()
         out[name] = {"pairs": int(row[0] or 0), "largest_block": int(row[1] or 0)}
+    columns = sorted({k for keys in _RULES.values() for k in keys})
+    named = ", ".join(f"{k} AS k{i}" for i, k in enumerate(columns))
+    hits = [
+        " AND ".join(f"l.k{columns.index(k)} = r.k{columns.index(k)}" for k in keys)
+        for keys in _RULES.values()
+    ]
+    flags = ", ".join(f"coalesce({h}, false) AS h{i}" for i, h in enumerate(hits))
+    total = " + ".join(f"h{i}::INT" for i in range(len(hits)))
+    sums = ", ".join(
+        f"count(*) FILTER (h{i}), count(*) FILTER (h{i} AND hits = 1)" for i in range(len(hits))
+    )
+    row = con.execute(
+        f"""WITH k AS (SELECT t.identity_id, t.record_uid, {named}
+                       FROM bench_truth t JOIN records USING (record_uid)),
+                 p AS (SELECT {flags} FROM k l JOIN k r
+                       ON l.identity_id = r.identity_id AND l.record_uid < r.record_uid),
+                 q AS (SELECT *, {total} AS hits FROM p)
+            SELECT count(*), count(*) FILTER (hits = 0), {sums} FROM q"""
+    ).fetchone()
+    out["true pairs"] = {"pairs": int(row[0]), "no rule": int(row[1])}
+    for i, name in enumerate(_RULES):
+        out[name] |= {"true": int(row[2 + 2 * i]), "true_only": int(row[3 + 2 * i])}
     return out
 
 
@@ -426,9 +462,14 @@ def _print(people: int, results: dict[str, Any]) -> None:
             print(f"time ratio breachwatch / textbook {results['link']['wall'] / a['wall']:.2f}")
     if "score" not in results:
         return
-    print("\nblocking rule: pairs on its own (largest block)")
-    for rule, b in results["score"].get("blocking", {}).items():
-        print(f"  {rule}: {b['pairs']:,} ({b['largest_block']:,})")
+    blocking = dict(results["score"].get("blocking", {}))
+    if "true pairs" in blocking:
+        t = blocking.pop("true pairs")
+        print(f"\ntrue pairs {t['pairs']:,}, in no blocking rule {t['no rule']:,}")
+    print("blocking rule: pairs on its own (largest block), true pairs (only this rule's)")
+    for rule, b in blocking.items():
+        true = f", true {b['true']:,} ({b['true_only']:,})" if "true" in b else ""
+        print(f"  {rule}: {b['pairs']:,} ({b['largest_block']:,}){true}")
     print(
         "\n| method | subset | records | pairwise P | R | F1 | cluster P | R | F1 | B³ P | R | F1 |"
         "\n|---|---|---|---|---|---|---|---|---|---|---|---|"
