@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from breachwatch.errors import ConfigError, UsageError, WorkspaceError
-from breachwatch.lookup.identifiers import email_identifier, nir_identifier, phone_identifier
-from breachwatch.lookup.index import LookupIndex, build_index
+from breachwatch.lookup.identifiers import Kind, email_identifier, nir_identifier, phone_identifier
+from breachwatch.lookup.index import KIND_CODES, LookupIndex, build_index
 from breachwatch.lookup.keys import load_keys
 from breachwatch.settings import load_settings
 from breachwatch.store.workspace import open_workspace
@@ -132,6 +132,10 @@ def test_index_summary_counts_reconcile(indexed: Indexed) -> None:
     assert s.by_kind["nir"] == s.people  # every synthetic registry person has NIR and DOB
     db = sqlite3.connect(s.path)
     assert db.execute("SELECT count(*) FROM entries").fetchone()[0] == s.entries
+    # by_kind is counted from the Arrow batches as they are written: the file must agree.
+    stored = dict(db.execute("SELECT kind, count(*) FROM entries GROUP BY kind").fetchall())
+    assert {kind: stored[KIND_CODES[Kind(kind)]] for kind in s.by_kind} == s.by_kind
+    assert sum(stored.values()) == s.entries
     assert db.execute("SELECT count(*) FROM people").fetchone()[0] == s.people
     assert s.sensitive is True
 

@@ -109,6 +109,52 @@ def test_an_oversize_dst_is_replaced_by_its_hash() -> None:
         oprf.expand_message_xmd(b"abc", XMD_DST, 255 * 64 + 1)
 
 
+def _reference_expand_message_xmd(msg: bytes, dst: bytes, len_in_bytes: int) -> bytes:
+    """RFC 9380 5.3.1 (SHA-512) transcribed step by step, nothing precomputed."""
+    if len(dst) > 255:
+        dst = hashlib.sha512(b"H2C-OVERSIZE-DST-" + dst).digest()
+    ell = (len_in_bytes + 63) // 64
+    assert ell <= 255 and len_in_bytes <= 65535
+    dst_prime = dst + len(dst).to_bytes(1, "big")
+    z_pad = bytes(128)
+    l_i_b_str = len_in_bytes.to_bytes(2, "big")
+    msg_prime = z_pad + msg + l_i_b_str + (0).to_bytes(1, "big") + dst_prime
+    b = [hashlib.sha512(msg_prime).digest()]
+    b.append(hashlib.sha512(b[0] + (1).to_bytes(1, "big") + dst_prime).digest())
+    for i in range(2, ell + 1):
+        mixed = bytes(x ^ y for x, y in zip(b[0], b[i - 1], strict=True))
+        b.append(hashlib.sha512(mixed + i.to_bytes(1, "big") + dst_prime).digest())
+    return b"".join(b[1:])[:len_in_bytes]
+
+
+@settings(max_examples=300)
+@given(
+    msg=st.binary(max_size=300),
+    dst=st.one_of(
+        st.sampled_from(
+            [oprf.HASH_TO_GROUP_DST, oprf.HASH_TO_SCALAR_DST, oprf.DERIVE_KEY_PAIR_DST, XMD_DST]
+        ),
+        st.binary(max_size=300),  # above 255 bytes: the oversize rule
+    ),
+    length=st.one_of(st.just(64), st.integers(0, 255 * 64)),
+)
+def test_expand_message_xmd_equals_a_plain_transcription(
+    msg: bytes, dst: bytes, length: int
+) -> None:
+    assert oprf.expand_message_xmd(msg, dst, length) == _reference_expand_message_xmd(
+        msg, dst, length
+    )
+
+
+@settings(max_examples=100)
+@given(msg=st.binary(max_size=120))
+def test_hash_to_group_and_scalar_use_the_plain_expansion(msg: bytes) -> None:
+    uniform = _reference_expand_message_xmd(msg, oprf.HASH_TO_GROUP_DST, 64)
+    assert oprf.hash_to_group(msg) == rbcl.crypto_core_ristretto255_from_hash(uniform)
+    uniform = _reference_expand_message_xmd(msg, oprf.HASH_TO_SCALAR_DST, 64)
+    assert oprf.hash_to_scalar(msg) == rbcl.crypto_core_ristretto255_scalar_reduce(uniform)
+
+
 def test_context_string_and_group_dst() -> None:
     assert oprf.CONTEXT_STRING == b"OPRFV1-\x00-ristretto255-SHA512"
     assert oprf.HASH_TO_GROUP_DST.hex() == GROUP_DST_HEX
