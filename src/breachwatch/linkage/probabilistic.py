@@ -455,7 +455,7 @@ def _prior(scalar: Scalar, candidates: int, registry: int) -> float:
     Estimated from the leaked records with an exact first name + last name + date of birth
     twin in the registry, scaled up by the recall such agreement has on true matches. Capped at
     1 / registry size: a leaked record is at most one registry person (and at 1/2). The twins
-    are found in a narrowed registry too: the birth date + first name rule keeps them."""
+    are found in a narrowed registry too: the birth date + name prefix rules keep them."""
     twins = scalar(
         f"""SELECT count(DISTINCT l.record_uid) FROM {LEAK} l JOIN {REGISTRY} r
             ON l.first_name = r.first_name AND l.last_name = r.last_name
@@ -577,9 +577,10 @@ def _address_comparison() -> Any:
 
 
 def _prediction_blocking_rules() -> list[Any]:
-    """Equi-joins only, each selective at 43 M people (decision 0009): a birth date alone is
-    shared by ~2,000 people, a first-name prefix by up to 8 % of them, so every rule asks for a
-    birth date or a postal code *and* a name part. Together they let a true match through when
+    """Equi-joins only (decision 0009): at 43 M people a birth date alone is shared by ~2,000
+    people, a first-name prefix by up to 8 % of them, so every rule asks for a birth date or a
+    postal code *and* a name part (birth date + first name[:3] + last initial still grows
+    faster than the population: BENCHMARKS.md). Together they let a true match through when
     any one of surname, first name, birth date or address changed."""
     return [
         # Same person, same address, another surname (marriage, typo, swapped names).

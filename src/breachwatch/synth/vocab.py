@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -267,11 +268,15 @@ def _foreign_names(attribute: str) -> list[str]:
     can encode."""
     out: dict[str, None] = {}
     for locale in _NEIGHBOUR_LOCALES:
-        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        for name in getattr(provider, attribute, ()):
+        for name in getattr(_person_provider(locale), attribute, ()):
             if _NAME.fullmatch(ascii_fold(name)) and _cp1252(name):
                 out[str(name)] = None
     return list(out)
+
+
+def _person_provider(locale: str) -> Any:
+    """Faker's person provider class of a locale (its name lists are class attributes)."""
+    return importlib.import_module(f"faker.providers.person.{locale}").Provider
 
 
 def _cp1252(name: str) -> bool:
@@ -290,8 +295,7 @@ def _blends(rng: np.random.Generator, count: int, taken: set[str]) -> list[str]:
     starts: dict[str, None] = {}
     ends: dict[str, None] = {}
     for locale in _BLEND_LOCALES:
-        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        for name in provider.last_names:
+        for name in _person_provider(locale).last_names:
             cut = _CUT.fullmatch(name)
             if cut and _cp1252(name):
                 starts[cut.group(1)] = None
