@@ -36,6 +36,7 @@ Splink's working tables live in a private in-memory catalog, detached afterwards
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -78,6 +79,8 @@ _INPUT = "identity_input"
 # the registry and in each leak, plus a duplicate or two: a handful. Beyond that the value is a
 # shared mailbox, a family landline or a placeholder.
 MAX_KEY_RECORDS = 8
+# The DuckDB engine sorts the key values of about this many records at a time (key_pairs_sql).
+KEY_SLICE_RECORDS = 5_000_000
 # Least probability of the pair that attaches a lone record to its only candidate cluster
 # (step 4). On the synthetic 100 k benchmark 98 % of the lone records attached at 0.5 went to
 # their own identity; their pairs agree on names and birth date with every contact stale.
@@ -107,27 +110,25 @@ KEYED_COLUMNS: tuple[str, ...] = (
     "city_match",
     "date_of_birth",
 )
-# Symmetric form of deterministic.py's corroboration: a record pair agrees on the date of birth;
-# or, when either lacks one, on first name and postal code; or, when first names are missing
-# too, on the city.
-_CORROBORATION = (
-    "(l.date_of_birth = r.date_of_birth "
-    "OR ((l.date_of_birth IS NULL OR r.date_of_birth IS NULL) "
-    "AND l.first_name_match = r.first_name_match AND l.postal_code = r.postal_code) "
-    "OR ((l.date_of_birth IS NULL OR r.date_of_birth IS NULL) "
-    "AND (l.first_name_match IS NULL OR r.first_name_match IS NULL) "
-    "AND l.city_match = r.city_match) "
-    # A record with neither date of birth nor first name (a forum account) has nothing to
-    # corroborate with: the key alone links it, if every record holding the key value that has
-    # a date of birth has the same one (one person's address, not a family's).
-    "OR ((l.date_of_birth IS NULL AND l.first_name_match IS NULL "
-    "OR r.date_of_birth IS NULL AND r.first_name_match IS NULL) AND l.birth_dates <= 1))"
-)
-_CORROBORATED_BY = (
-    "CASE WHEN l.date_of_birth = r.date_of_birth THEN 'date_of_birth' "
-    "WHEN l.first_name_match = r.first_name_match AND l.postal_code = r.postal_code "
-    "THEN 'first_name and postal_code' WHEN l.city_match = r.city_match THEN 'city' "
-    "ELSE 'single date of birth behind the key' END"
+# The corroboration of an e-mail or phone pair (symmetric form of deterministic.py's): the two
+# records agree on the date of birth; or, when either lacks one, on first name and postal code;
+# or, when first names are missing too, on the city; or, for a record with neither date of birth
+# nor first name (a forum account, nothing to corroborate with), the key alone links it if every
+# record holding the key value that has a date of birth has the same one (one person's address,
+# not a family's). In key_edges_sql ``l`` is a record and ``r<d>`` the d-th next holder of the
+# key value; ``fn_pc`` / ``city_h`` are 64-bit hashes of (first name, postal code) and of the
+# city, NULL where a part is missing: two different values agree with probability 2^-64.
+_CORROBORATION_LEVELS = (
+    ("date_of_birth", "l.dob = r.dob"),
+    ("first_name and postal_code", "(l.dob IS NULL OR r.dob IS NULL) AND l.fn_pc = r.fn_pc"),
+    (
+        "city",
+        "(l.dob IS NULL OR r.dob IS NULL) AND (l.fn_null OR r.fn_null) AND l.city_h = r.city_h",
+    ),
+    (
+        "single date of birth behind the key",
+        "(l.dob IS NULL AND l.fn_null OR r.dob IS NULL AND r.fn_null) AND l.one_dob",
+    ),
 )
 _EDGE_COLUMNS = (
     "left_uid BIGINT, right_uid BIGINT, route VARCHAR, match_probability DOUBLE, "
@@ -228,11 +229,19 @@ def records_to_cluster(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def duckdb_key_edges(con: duckdb.DuckDBPyConnection, scratch: str) -> None:
-    """The DuckDB engine's step 1: table ``det_edges`` from a copy of the key columns."""
-    con.execute(
-        f"CREATE TABLE {scratch}.main.keyed AS SELECT {', '.join(KEYED_COLUMNS)} FROM records"
-    )
-    store_key_edges(con, scratch, key_edges_sql(f"{scratch}.main.keyed"))
+    """The DuckDB engine's step 1: table ``det_edges``. The key values are cut into slices by
+    a hash (``key_pairs_sql``), each slice small enough for DuckDB to sort in its memory
+    limit (its window operator does not spill far: one pass over 10 M people's keys ran out of
+    4 GB); a pair found through two key values in two slices is settled by the final GROUP BY,
+    which spills."""
+    records = int(con.execute("SELECT count(*) FROM records").fetchone()[0])  # type: ignore[index]
+    slices = max(1, -(-records // KEY_SLICE_RECORDS))
+    pairs = f"{scratch}.main.key_pairs"
+    con.execute(f"CREATE TABLE {pairs} (left_uid BIGINT, right_uid BIGINT, rank INTEGER)")
+    for part in range(slices):
+        con.execute(f"INSERT INTO {pairs} {key_pairs_sql('records', slice_of=(part, slices))}")
+    store_key_edges(con, scratch, key_edges_sql(pairs))
+    con.execute(f"DROP TABLE {pairs}")
 
 
 def store_key_edges(con: duckdb.DuckDBPyConnection, scratch: str, edges_sql: str) -> None:
@@ -247,52 +256,110 @@ def store_key_edges(con: duckdb.DuckDBPyConnection, scratch: str, edges_sql: str
     )
 
 
-def key_edges_sql(keyed: str) -> str:
-    """Record pairs (left < right) sharing a key value held by at most MAX_KEY_RECORDS records
-    of ``keyed`` (``KEYED_COLUMNS`` of ``records``), corroborated where the key needs it; the
-    strongest route per pair. Portable SQL: DuckDB and Spark (``min_by`` is DuckDB's
-    ``arg_min``).
+def key_edges_sql(pairs: str) -> str:
+    """The strongest route of each record pair in ``pairs`` (``key_pairs_sql``'s rows, or that
+    query in parentheses), and ``corroborated_by`` (NULL for a NIR or an agency id, which need
+    none). Portable SQL for DuckDB and Spark."""
+    width = len(_CORROBORATION_LEVELS) + 1
+    routes = " ".join(f"WHEN best < {(p + 1) * width} THEN '{r}'" for r, p, _, _ in _KEYS)
+    levels = " ".join(
+        f"WHEN {level} THEN '{name}'"
+        for level, (name, _) in enumerate(_CORROBORATION_LEVELS, start=1)
+    )
+    return f"""SELECT left_uid, right_uid, CASE {routes} END AS route,
+                      CASE best % {width} {levels} END AS corroborated_by
+               FROM (SELECT left_uid, right_uid, min(rank) AS best FROM {pairs} AS candidates
+                     GROUP BY left_uid, right_uid) AS best_pairs"""
 
-    One pass over ``keyed`` lays every (route, key value, record) out with the few columns the
-    corroboration reads; the key values shared by two to MAX_KEY_RECORDS records are found by one
-    aggregation, and the pairs by one self-join of those rows. (Joining the pairs back to
-    ``keyed`` for each side, route by route, made DuckDB spill more than 25 GB at 43 M records.)
-    A record holding the same value in both columns of a route (``email``, ``email_2``) counts
-    once. ``corroborated_by`` is the strongest route's (NULL for a NIR or an agency id, which
-    need none: DuckDB's ``min_by`` skipped the NULL and showed a weaker route's)."""
-    values = []
+
+def key_pairs_sql(keyed: str, hash64: str = "hash", slice_of: tuple[int, int] | None = None) -> str:
+    """Record pairs (left < right) sharing a key value held by at most MAX_KEY_RECORDS records
+    of ``keyed`` (``KEYED_COLUMNS`` of ``records``), corroborated where the key needs it, one
+    row per (pair, key value): ``rank`` is the route's priority times the number of
+    corroboration levels + 1, plus the level (0 for a key that needs none); the least rank of a
+    pair is its strongest route (``key_edges_sql``). Portable SQL for DuckDB and Spark;
+    ``hash64`` names the engine's 64-bit hash (DuckDB ``hash``, Spark ``xxhash64``).
+    ``slice_of`` (i, n): only the key values whose hash is i modulo n (DuckDB's hash is
+    unsigned).
+
+    No join: one pass lays every (route, key value, record) out with a dozen bytes for the
+    corroboration, one window sorts them by key value and hands each row the next
+    MAX_KEY_RECORDS - 1 holders of its value (``lead``), and the pairs are unrolled from those
+    columns. (A GROUP BY of the key values joined back and self-joined spilled 46 GB at 10 M
+    people.) A record holding the same value in both columns of a route (``email``,
+    ``email_2``) counts once.
+    """
+    keys: list[str] = []
+    cases: list[tuple[int, int]] = []
     for _, priority, columns, _ in _KEYS:
         seen: list[tuple[str, str]] = []
         for col, valid in columns:
             # The same value in an earlier column of this route: already laid out.
-            again = " OR ".join(f"({v} AND {c} = {col})" for c, v in seen)
-            where = f"{valid} AND NOT ({again})" if again else valid
-            values.append(
-                f"SELECT {priority} AS priority, {col} AS k, record_uid, date_of_birth, "
-                f"first_name_match, postal_code, city_match FROM {keyed} WHERE {where}"
-            )
+            again = " OR ".join(f"coalesce({v} AND {c} = {col}, false)" for c, v in seen)
+            keep = f"{valid} AND {col} IS NOT NULL" + (f" AND NOT ({again})" if again else "")
+            keys.append(f"CASE WHEN {keep} THEN {col} END AS key_{len(keys)}")
+            cases.append((len(cases), priority))
             seen.append((col, valid))
-    corroborated = [priority for _, priority, _, corroborate in _KEYS if corroborate]
-    routes = " ".join(f"WHEN {priority} THEN '{route}'" for route, priority, _, _ in _KEYS)
-    needs = ", ".join(str(p) for p in corroborated)
-    return f"""WITH kv AS ({" UNION ALL ".join(values)}),
-               shared AS (SELECT priority, k, count(DISTINCT date_of_birth) AS birth_dates
-                          FROM kv GROUP BY priority, k
-                          HAVING count(*) BETWEEN 2 AND {MAX_KEY_RECORDS}),
-               held AS (SELECT kv.*, s.birth_dates FROM kv
-                        JOIN shared s ON s.priority = kv.priority AND s.k = kv.k),
-               pairs AS (SELECT l.record_uid AS left_uid, r.record_uid AS right_uid, l.priority,
-                                CASE WHEN l.priority IN ({needs}) THEN {_CORROBORATED_BY}
-                                END AS corroborated_by
-                         FROM held l JOIN held r
-                           ON r.priority = l.priority AND r.k = l.k
-                          AND l.record_uid < r.record_uid
-                         WHERE l.priority NOT IN ({needs}) OR {_CORROBORATION})
-               SELECT left_uid, right_uid,
-                      CASE min(priority) {routes} END AS route,
-                      CASE WHEN min(priority) IN ({needs})
-                           THEN min_by(corroborated_by, priority) END AS corroborated_by
-               FROM pairs GROUP BY left_uid, right_uid"""
+    layout = " UNION ALL ".join(f"SELECT {i} AS slot, {p} AS priority" for i, p in cases)
+    pick = " ".join(f"WHEN {i} THEN key_{i}" for i, _ in cases)
+    part = f" AND {hash64}(k) % {slice_of[1]} = {slice_of[0]}" if slice_of else ""
+    offsets = range(1, MAX_KEY_RECORDS)
+    order = "PARTITION BY priority, k ORDER BY record_uid"
+    whole = f"({order} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+    leads = ", ".join(
+        f"lead({col}, {d}) OVER ({order}) AS {col}_{d}"
+        for d in offsets
+        for col in ("record_uid", "dob", "fn_pc", "city_h", "fn_null")
+    )
+    corroborated = ", ".join(str(p) for _, p, _, corroborate in _KEYS if corroborate)
+    # Per next holder d: 0 for a key that needs no corroboration, else the first level that
+    # holds (1-based), NULL when none does (or there is no d-th holder).
+    codes = []
+    for d in offsets:
+        whens = " ".join(
+            f"WHEN {_at(condition, d)} THEN {level}"
+            for level, (_, condition) in enumerate(_CORROBORATION_LEVELS, start=1)
+        )
+        codes.append(
+            f"CASE WHEN record_uid_{d} IS NULL THEN NULL "
+            f"WHEN priority NOT IN ({corroborated}) THEN 0 {whens} END AS code_{d}"
+        )
+    right = " ".join(f"WHEN {d} THEN record_uid_{d}" for d in offsets)
+    code = " ".join(f"WHEN {d} THEN code_{d}" for d in offsets)
+    offset_rows = " UNION ALL ".join(f"SELECT {d} AS d" for d in offsets)
+    width = len(_CORROBORATION_LEVELS) + 1
+    return f"""
+        WITH base AS (SELECT record_uid, date_of_birth AS dob,
+                             CASE WHEN first_name_match IS NOT NULL AND postal_code IS NOT NULL
+                                  THEN {hash64}(first_name_match, postal_code) END AS fn_pc,
+                             CASE WHEN city_match IS NOT NULL THEN {hash64}(city_match)
+                                  END AS city_h,
+                             first_name_match IS NULL AS fn_null, {", ".join(keys)}
+                      FROM {keyed}),
+        kv AS (SELECT * FROM (SELECT l.priority, CASE l.slot {pick} END AS k, record_uid, dob,
+                                     fn_pc, city_h, fn_null
+                              FROM base CROSS JOIN ({layout}) AS l) AS laid
+               WHERE k IS NOT NULL{part}),
+        held AS (SELECT priority, record_uid, dob, fn_pc, city_h, fn_null,
+                        count(*) OVER {whole} AS holders,
+                        min(dob) OVER {whole} IS NOT DISTINCT FROM max(dob) OVER {whole}
+                          AS one_dob,
+                        {leads}
+                 FROM kv),
+        coded AS (SELECT priority, record_uid, {", ".join(codes)},
+                         {", ".join(f"record_uid_{d}" for d in offsets)}
+                  FROM held WHERE holders BETWEEN 2 AND {MAX_KEY_RECORDS})
+        SELECT * FROM (SELECT record_uid AS left_uid, CASE o.d {right} END AS right_uid,
+                              priority * {width} + CASE o.d {code} END AS rank
+                       FROM coded CROSS JOIN ({offset_rows}) AS o) AS unrolled
+        WHERE rank IS NOT NULL"""
+
+
+def _at(condition: str, d: int) -> str:
+    """A corroboration condition between a holder (``l.``, the window's own row) and its d-th
+    next holder (``r.``, the ``lead`` columns ending in ``_d``)."""
+    condition = re.sub(r"\br\.(\w+)", lambda m: f"{m.group(1)}_{d}", condition)
+    return re.sub(r"\bl\.(\w+)", r"\1", condition)
 
 
 def _probabilistic_edges(

@@ -8,10 +8,10 @@ DuckDB tables the DuckDB engine fills. Everything between stays in Spark's memor
 encrypted local files (``spark_session.py``).
 
 Identity clustering (``link``) ships the columns of ``records`` its key rules and the model read;
-the key edges (``identity.key_edges_sql``) and Splink's dedupe pairs (``score_identity_pairs``)
-are computed on Spark and come back as Arrow into ``identity.py``'s scratch catalog, where the
-birth-date rules, the connected components and the attachment run in DuckDB as for the DuckDB
-engine: one code path from the edges to the clusters.
+the key edges (``identity.key_pairs_sql``, ``key_edges_sql``) and Splink's dedupe pairs
+(``score_identity_pairs``) are computed on Spark and come back as Arrow into ``identity.py``'s
+scratch catalog, where the birth-date rules, the connected components and the attachment run in
+DuckDB as for the DuckDB engine: one code path from the edges to the clusters.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from breachwatch.linkage.identity import (
     KEYED_COLUMNS,
     duckdb_identity_model,
     key_edges_sql,
+    key_pairs_sql,
     predict_identity_pairs,
     register_identity_input,
     store_key_edges,
@@ -148,7 +149,8 @@ class SparkEngine:
 
     def identity_key_edges(self, con: duckdb.DuckDBPyConnection, scratch: str) -> None:
         self._ship_records(con)
-        edges = self.spark.sql(key_edges_sql(IDENTITY_SHIPPED)).toArrow()
+        pairs = key_pairs_sql(IDENTITY_SHIPPED, hash64="xxhash64")
+        edges = self.spark.sql(key_edges_sql(f"({pairs})")).toArrow()
         con.register("bw_spark_edges", edges)
         try:
             store_key_edges(con, scratch, "SELECT * FROM bw_spark_edges")
