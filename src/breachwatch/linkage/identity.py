@@ -81,6 +81,9 @@ _INPUT = "identity_input"
 MAX_KEY_RECORDS = 8
 # The DuckDB engine sorts the key values of about this many records at a time (key_pairs_sql).
 KEY_SLICE_RECORDS = 5_000_000
+# Splink scores the pairs of about this many records per side at a time on DuckDB
+# (predict_chunks): 10 M people (43 M records) in 4 × 4 chunks.
+PREDICT_CHUNK_RECORDS = 12_000_000
 # Least probability of the pair that attaches a lone record to its only candidate cluster
 # (step 4). On the synthetic 100 k benchmark 98 % of the lone records attached at 0.5 went to
 # their own identity; their pairs agree on names and birth date with every contact stale.
@@ -429,7 +432,9 @@ def duckdb_predictions(
     with _scratch_cursor(con, scratch) as cursor:
         data, scalar = register_identity_input(DuckDBAPI(cursor)), _duckdb_scalar(cursor)
         model = train_identity_model(data, scalar, records, seed)
-        predictions, pairs = predict_identity_pairs(data, scalar, model, threshold)
+        predictions, pairs = predict_identity_pairs(
+            data, scalar, model, threshold, predict_chunks(records)
+        )
         cursor.execute(f"ALTER TABLE {predictions.physical_name} RENAME TO predictions")
     return pairs, model
 
@@ -475,13 +480,24 @@ def train_identity_model(
 
 
 def predict_identity_pairs(
-    data: SplinkDataFrame, scalar: Scalar, model: dict[str, Any], threshold: float
+    data: SplinkDataFrame,
+    scalar: Scalar,
+    model: dict[str, Any],
+    threshold: float,
+    chunks: int = 1,
 ) -> tuple[SplinkDataFrame, int]:
     """Scores the blocked pairs of ``data`` with ``model`` (JSON in the SQL dialect of its
-    backend): returns the predictions (pairs at or above ``threshold``) and the number of pairs
-    scored."""
+    backend), in ``chunks`` × ``chunks`` pieces (``probabilistic._predict_pairs``): returns the
+    predictions (pairs at or above ``threshold``) and the number of pairs scored."""
     with _quiet_splink():
-        return _predict_pairs(Linker(data, model, log_level=None), scalar, threshold)
+        return _predict_pairs(Linker(data, model, log_level=None), scalar, threshold, chunks)
+
+
+def predict_chunks(records: int) -> int:
+    """Slices per side for scoring ``records`` records on DuckDB: one up to
+    PREDICT_CHUNK_RECORDS, so that a chunk's pruned input (at most twice that) and the pairs
+    it spills stay a few gigabytes."""
+    return max(1, -(-records // PREDICT_CHUNK_RECORDS))
 
 
 def _attach_lone_records(con: duckdb.DuckDBPyConnection, scratch: str) -> int:
