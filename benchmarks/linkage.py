@@ -247,10 +247,10 @@ _RULES = {
         "substr(last_name_match, 1, 3)",
         "substr(first_name_match, 1, 1)",
     ),
-    "date_of_birth, first_name[:3], last_name[:1]": (
+    "date_of_birth, first_name[:3], last_name[-3:]": (
         "date_of_birth",
         "substr(first_name_match, 1, 3)",
-        "substr(last_name_match, 1, 1)",
+        "right(last_name_match, 3)",
     ),
     "postal_code, last_name, first_name[:3]": (
         "postal_code",

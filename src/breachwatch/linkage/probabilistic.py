@@ -609,15 +609,16 @@ def _address_comparison() -> Any:
 def _prediction_blocking_rules() -> list[Any]:
     """Equi-joins only (decision 0009): at 43 M people a birth date alone is shared by ~2,000
     people, a first-name prefix by up to 8 % of them, so every rule asks for a birth date or a
-    postal code *and* a name part (birth date + first name[:3] + last initial still grows
-    faster than the population: BENCHMARKS.md). Together they let a true match through when
-    any one of surname, first name, birth date or address changed."""
+    postal code *and* a name part. Together they let a true match through when any one of
+    surname, first name, birth date or address changed. (A surname's first letter was too
+    little: birth date + first name[:3] + last initial grew ×24.5 from 1 M to 10 M people.)"""
     return [
         # Same person, same address, another surname (marriage, typo, swapped names).
         block_on("date_of_birth", "postal_code", "substr(first_name, 1, 1)"),
         # Moved: the address changed, the names kept their first letters.
         block_on("date_of_birth", "substr(last_name, 1, 3)", "substr(first_name, 1, 1)"),
-        block_on("date_of_birth", "substr(first_name, 1, 3)", "substr(last_name, 1, 1)"),
+        # Moved, and a slip at the start of the surname: its end is intact.
+        block_on("date_of_birth", "substr(first_name, 1, 3)", "right(last_name, 3)"),
         # A birth date mistyped or missing on one side.
         block_on("postal_code", "last_name", "substr(first_name, 1, 3)"),
         block_on("email"),
