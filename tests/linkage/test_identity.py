@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-
-from breachwatch.ingest.pipeline import ingest
 from splink import DuckDBAPI
 
+from breachwatch.ingest.pipeline import ingest
 from breachwatch.linkage.identity import (
     ATTACH_THRESHOLD,
     YEAR_ATTACH_THRESHOLD,
