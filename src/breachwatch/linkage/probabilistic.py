@@ -463,11 +463,13 @@ def _predict_pairs(
         return predictions, pairs
     pairs, collected = 0, None
     for left, right in itertools.product(range(1, chunks + 1), repeat=2):
-        sides = {"left_chunk": (left, chunks), "right_chunk": (right, chunks)}
-        blocked = linker.inference.compute_blocked_pairs_for_predict_chunk(**sides)
+        left_chunk, right_chunk = (left, chunks), (right, chunks)
+        blocked = linker.inference.compute_blocked_pairs_for_predict_chunk(
+            left_chunk, right_chunk
+        )
         pairs += scalar(f"SELECT count(*) FROM {blocked.physical_name}")
         part = linker.inference.predict_chunk(
-            **sides, threshold_match_probability=threshold, warning_mode="never"
+            left_chunk, right_chunk, threshold_match_probability=threshold, warning_mode="never"
         )
         blocked.drop_table_from_database_and_remove_from_cache()
         if collected is None:
