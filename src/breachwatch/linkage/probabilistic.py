@@ -464,9 +464,7 @@ def _predict_pairs(
     pairs, collected = 0, None
     for left, right in itertools.product(range(1, chunks + 1), repeat=2):
         left_chunk, right_chunk = (left, chunks), (right, chunks)
-        blocked = linker.inference.compute_blocked_pairs_for_predict_chunk(
-            left_chunk, right_chunk
-        )
+        blocked = linker.inference.compute_blocked_pairs_for_predict_chunk(left_chunk, right_chunk)
         pairs += scalar(f"SELECT count(*) FROM {blocked.physical_name}")
         part = linker.inference.predict_chunk(
             left_chunk, right_chunk, threshold_match_probability=threshold, warning_mode="never"
