@@ -546,22 +546,30 @@ def _one_birth_date_per_record(con: duckdb.DuckDBPyConnection, edges: str) -> No
     agreeing with both on name and address) are told apart by the least record_uid: without it
     the choice followed row order, and two runs (or engines) kept different edges. Weights are
     compared to 1e-6 bits: another engine sums the same weights in another order."""
+    best = f"bw_best_birth_date_{uuid.uuid4().hex[:8]}"
     con.execute(
-        f"""WITH d AS (SELECT left_uid AS uid, right_uid AS neighbour, dob_left AS own,
+        f"""CREATE TEMP TABLE {best} AS
+            WITH d AS (SELECT left_uid AS uid, right_uid AS neighbour, dob_left AS own,
                               dob_right AS other, match_weight FROM {edges}
                        UNION ALL
                        SELECT right_uid, left_uid, dob_right, dob_left, match_weight
-                       FROM {edges}),
-                 best AS (SELECT uid,
-                                 arg_max(other, (round(match_weight, 6), -neighbour)) AS dob
-                          FROM d
-                          WHERE own IS NULL AND other IS NOT NULL
-                          GROUP BY uid HAVING count(DISTINCT other) > 1)
-            DELETE FROM {edges} e WHERE EXISTS (
-                SELECT 1 FROM best b
-                WHERE (b.uid = e.left_uid AND e.dob_right IS NOT NULL AND e.dob_right <> b.dob)
-                   OR (b.uid = e.right_uid AND e.dob_left IS NOT NULL AND e.dob_left <> b.dob))"""
+                       FROM {edges})
+            SELECT uid, arg_max(other, (round(match_weight, 6), -neighbour)) AS dob
+            FROM d
+            WHERE own IS NULL AND other IS NOT NULL
+            GROUP BY uid HAVING count(DISTINCT other) > 1"""
     )
+    try:
+        # One side at a time: an OR of the two made DuckDB join every edge with every such
+        # record (47 GB of temporary storage at 10 M people before it was stopped).
+        for own, other in (("left", "right"), ("right", "left")):
+            con.execute(
+                f"""DELETE FROM {edges} e WHERE EXISTS (
+                        SELECT 1 FROM {best} b WHERE b.uid = e.{own}_uid
+                        AND e.dob_{other} IS NOT NULL AND e.dob_{other} <> b.dob)"""
+            )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {best}")
 
 
 def _prior(scalar: Scalar, records: int) -> float:
